@@ -1,0 +1,1 @@
+"""Tenure: a self-hosted customer-retention platform."""

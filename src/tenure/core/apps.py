@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "tenure.core"
+    label = "core"
+    verbose_name = "Tenure core"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from tenure.core.roles import ensure_roles
+
+        post_migrate.connect(ensure_roles, dispatch_uid="tenure.core.ensure_roles")

@@ -1,0 +1,56 @@
+"""Staff roles are Django groups; this module is the single place that says what each may do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ADMIN, MANAGER, AGENT, DISPATCHER, TECHNICIAN = "admin", "manager", "agent", "dispatcher", "technician"
+ROLES = (ADMIN, MANAGER, AGENT, DISPATCHER, TECHNICIAN)
+
+_READ_CUSTOMERS = {"customers.view_customer"}
+_READ_TIMELINE = {"core.view_event"}
+_WORK_CUSTOMERS = {
+    "customers.add_customer",
+    "customers.change_customer",
+    "customers.view_identity",
+    "customers.add_identity",
+    "customers.change_identity",
+    "customers.delete_identity",
+    "core.add_event",
+}
+_MANAGE_CUSTOMERS = {
+    "customers.delete_customer",
+    "customers.merge_customer",
+    "customers.import_customers",
+    "customers.export_customer",
+    "core.export_event",
+    "core.view_auditlog",
+    "core.add_apitoken",
+    "core.view_apitoken",
+}
+
+ROLE_PERMISSIONS: dict[str, set[str]] = {
+    TECHNICIAN: _READ_CUSTOMERS,
+    DISPATCHER: _READ_CUSTOMERS | _READ_TIMELINE,
+    AGENT: _READ_CUSTOMERS | _READ_TIMELINE | _WORK_CUSTOMERS,
+    MANAGER: _READ_CUSTOMERS | _READ_TIMELINE | _WORK_CUSTOMERS | _MANAGE_CUSTOMERS,
+    # Admins are superusers in practice; the group carries every permission the others have.
+    ADMIN: _READ_CUSTOMERS | _READ_TIMELINE | _WORK_CUSTOMERS | _MANAGE_CUSTOMERS,
+}
+
+
+def ensure_roles(**_: Any) -> None:
+    """Create the role groups and set their permissions exactly (runs after every migrate)."""
+    from django.contrib.auth.models import Group, Permission
+
+    for role, codes in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=role)
+        wanted = []
+        for code in sorted(codes):
+            app_label, codename = code.split(".")
+            permission = Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if permission is not None:  # the app may not be migrated yet in a partial migrate
+                wanted.append(permission)
+        group.permissions.set(wanted)

@@ -1,0 +1,40 @@
+"""Timers are data: a deadline is a column, and one periodic sweep acts on the rows that are due.
+
+Apps register a function that handles their due rows; the sweep task (see `tasks.py`) calls each in turn.
+A handler claims rows with `claim_due`, acts on them and moves or clears the due column in the same
+transaction, so a row is handled once even with several workers sweeping at the same time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.db import connections, models
+
+M = TypeVar("M", bound=models.Model)
+SweepHandler = Callable[[dt.datetime], int]
+
+_SWEEPERS: dict[str, SweepHandler] = {}
+
+
+def register_sweeper(name: str, handler: SweepHandler) -> None:
+    """`handler(now)` handles the rows due at `now` and returns how many it handled."""
+    _SWEEPERS[name] = handler
+
+
+def registered_sweepers() -> dict[str, SweepHandler]:
+    return dict(_SWEEPERS)
+
+
+def claim_due(queryset: models.QuerySet[M], due_field: str, now: dt.datetime, limit: int = 500) -> list[M]:
+    """Rows whose `due_field` has passed, locked for this transaction.
+
+    Call inside `transaction.atomic()`. PostgreSQL skips rows another sweeper holds; SQLite has one
+    writer at a time (our transactions are IMMEDIATE), so the rows read are already ours.
+    """
+    due = queryset.filter(**{f"{due_field}__lte": now}).order_by(due_field)
+    if connections[queryset.db].features.has_select_for_update_skip_locked:
+        due = due.select_for_update(skip_locked=True)
+    return list(due[:limit])
