@@ -91,8 +91,10 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def _register_routers() -> None:
     from tenure.customers.api import router as customers_router
+    from tenure.customers.api_imports import router as imports_router
 
     api.add_router("/", customers_router)
+    api.add_router("/", imports_router)
 
 
 _register_routers()
