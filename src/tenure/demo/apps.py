@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class DemoConfig(AppConfig):
+    name = "tenure.demo"
+    label = "demo"
+    verbose_name = "Tenure demo company"
