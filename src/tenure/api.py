@@ -50,7 +50,9 @@ def on_schema_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResp
     errors = []
     for error in exc.errors:
         # ninja reports ("body", "payload", "field", ...); the first two parts say nothing to the caller.
-        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "payload", "query", "path")]
+        location = [
+            str(part) for part in error.get("loc", ()) if part not in ("body", "payload", "query", "path")
+        ]
         errors.append({"field": ".".join(location) or "body", "message": error.get("msg", "invalid")})
     return _error(request, 422, errors)
 

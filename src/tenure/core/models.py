@@ -29,7 +29,7 @@ class Event(models.Model):
     payload = models.JSONField(default=dict, blank=True)
     source = models.CharField(max_length=64, default="tenure")
     # Null for events with no natural key; NULLs never collide in the unique constraint.
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -15,14 +15,15 @@ from django.utils import timezone
 from tenure.core.models import ApiToken, AuditLog, Event
 
 EVENT_KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
-TOKEN_PREFIX = "tnr_"
+TOKEN_PREFIX = "tnr_"  # noqa: S105 - a public marker, not a secret
 
 
 def validate_event_kind(kind: str) -> str:
     if not kind or len(kind) > 64 or not EVENT_KIND_PATTERN.match(kind):
         raise ValidationError(
-            f"{kind!r} is not an event kind: use lower-case words joined by dots, e.g. 'order.placed'",
-            code="kind",
+            {
+                "kind": f"{kind!r} is not an event kind: use lower-case words joined by dots, e.g. 'order.placed'"
+            }
         )
     return kind
 
@@ -39,6 +40,30 @@ def record_event(
     idempotency_key: str | None = None,
 ) -> Event:
     """Append one event to a customer's timeline; with a key, recording it twice returns the first."""
+    return record_event_once(
+        customer_id=customer_id,
+        kind=kind,
+        occurred_at=occurred_at,
+        channel=channel,
+        actor=actor,
+        payload=payload,
+        source=source,
+        idempotency_key=idempotency_key,
+    )[0]
+
+
+def record_event_once(
+    *,
+    customer_id: int,
+    kind: str,
+    occurred_at: dt.datetime | None = None,
+    channel: str = "",
+    actor: str = "",
+    payload: dict[str, Any] | None = None,
+    source: str = "tenure",
+    idempotency_key: str | None = None,
+) -> tuple[Event, bool]:
+    """Like `record_event`, also saying whether this call created the event."""
     validate_event_kind(kind)
     fields = {
         "customer_id": customer_id,
@@ -49,9 +74,8 @@ def record_event(
         "payload": payload or {},
     }
     if idempotency_key is None:
-        return Event.objects.create(source=source, **fields)
-    event, _ = Event.objects.get_or_create(source=source, idempotency_key=idempotency_key, defaults=fields)
-    return event
+        return Event.objects.create(source=source, **fields), True
+    return Event.objects.get_or_create(source=source, idempotency_key=idempotency_key, defaults=fields)
 
 
 def audit(

@@ -20,6 +20,8 @@ def normalize_email(raw: str) -> str:
     value = raw.strip().lower()
     if not value:
         raise ValidationError("an e-mail address is required", code="email")
+    if len(value) > 254:
+        raise ValidationError("an e-mail address has at most 254 characters", code="email")
     try:
         validate_email(value)
     except ValidationError:

@@ -58,7 +58,9 @@ class Customer(models.Model):
     )
     tags = models.ManyToManyField(Tag, blank=True, related_name="customers")
 
-    preferred_channel = models.CharField(max_length=10, choices=IdentityChannel.choices, blank=True, default="")
+    preferred_channel = models.CharField(
+        max_length=10, choices=IdentityChannel.choices, blank=True, default=""
+    )
     language = models.CharField(max_length=10, default="en")
     time_zone = models.CharField(max_length=64, blank=True, default="")
     quiet_hours_start = models.TimeField(null=True, blank=True)
@@ -70,7 +72,9 @@ class Customer(models.Model):
     last_activity_at = models.DateTimeField(null=True, blank=True)
     # Timer column: when the sweeper should mark this customer lapsed if nothing happens before.
     lapse_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["name", "id"]
@@ -107,7 +111,9 @@ class Identity(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["channel", "value"], name="identity_unique_per_channel")]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "value"], name="identity_unique_per_channel")
+        ]
         verbose_name_plural = "identities"
 
     def __str__(self) -> str:

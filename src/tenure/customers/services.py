@@ -82,15 +82,21 @@ def create_customer(
     customer = Customer(name=name, lifecycle=lifecycle, **fields)
     _clean(customer)
     customer.save()
-    for channel, value in identities:
-        add_identity(customer=customer, channel=channel, value=value, by=by, record=False)
+    for position, (channel, value) in enumerate(identities):
+        try:
+            add_identity(customer=customer, channel=channel, value=value, by=by, record=False)
+        except ValidationError as error:
+            raise ValidationError({f"identities.{position}.value": error.messages}) from None
     set_tags(customer=customer, names=tags)
     record_event(
         customer_id=customer.pk,
         kind="customer.created",
         actor=actor_label(by),
         channel="system",
-        payload={"name": customer.name, "identities": list(customer.identities.values_list("value", flat=True))},
+        payload={
+            "name": customer.name,
+            "identities": list(customer.identities.values_list("value", flat=True)),
+        },
     )
     return customer
 
@@ -128,15 +134,28 @@ def set_tags(*, customer: Customer, names: Iterable[str]) -> None:
 
 @transaction.atomic
 def add_identity(
-    *, customer: Customer, channel: str, value: str, by: User = None, verified: bool = False, record: bool = True
+    *,
+    customer: Customer,
+    channel: str,
+    value: str,
+    by: User = None,
+    verified: bool = False,
+    record: bool = True,
 ) -> Identity:
-    normalized = normalize_identity(channel, value)
+    try:
+        normalized = normalize_identity(channel, value)
+    except ValidationError as error:
+        raise ValidationError({"channel" if error.code == "channel" else "value": error.messages}) from None
     existing = Identity.objects.filter(channel=channel, value=normalized).first()
     if existing is not None:
         if existing.customer_id == customer.pk:
             return existing
-        raise ValidationError({"value": f"{normalized} already belongs to another customer (#{existing.customer_id})"})
-    identity = Identity.objects.create(customer=customer, channel=channel, value=normalized, verified=verified)
+        raise ValidationError(
+            {"value": f"{normalized} already belongs to another customer (#{existing.customer_id})"}
+        )
+    identity = Identity.objects.create(
+        customer=customer, channel=channel, value=normalized, verified=verified
+    )
     if record:
         record_event(
             customer_id=customer.pk,
@@ -218,11 +237,29 @@ def mark_lapsed_customers(now: dt.datetime) -> int:
                 occurred_at=now,
                 actor="system",
                 channel="system",
-                payload={"last_activity_at": customer.last_activity_at.isoformat() if customer.last_activity_at else None},
+                payload={
+                    "last_activity_at": customer.last_activity_at.isoformat()
+                    if customer.last_activity_at
+                    else None
+                },
                 source="tenure.sweeper",
                 idempotency_key=f"customer.lapsed:{customer.pk}:{now.date().isoformat()}",
             )
     return len(due)
+
+
+@transaction.atomic
+def delete_customer(*, customer: Customer, by: User = None) -> None:
+    """Erase a customer with their identities and timeline (e.g. a data-protection request); audit-logged."""
+    audit(
+        actor=by,
+        action="customer.deleted",
+        object_type="customer",
+        object_id=customer.pk,
+        details={"name": customer.name, "events": customer.events.count()},
+    )
+    Customer.objects.filter(merged_into=customer).update(merged_into=None)
+    customer.delete()
 
 
 @transaction.atomic

@@ -5,4 +5,7 @@ from tenure.customers import views
 app_name = "customers"
 urlpatterns = [
     path("", views.customer_list, name="list"),
+    path("<int:customer_id>/", views.customer_detail, name="detail"),
+    path("<int:customer_id>/timeline/", views.customer_timeline, name="timeline"),
+    path("<int:customer_id>/merge/", views.customer_merge, name="merge"),
 ]

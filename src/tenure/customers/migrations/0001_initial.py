@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,75 +14,176 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Tag',
+            name="Tag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=50, unique=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=50, unique=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Customer',
+            name="Customer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('person', 'Person'), ('company', 'Company')], default='person', max_length=10)),
-                ('name', models.CharField(max_length=200)),
-                ('external_ref', models.CharField(blank=True, max_length=100, null=True, unique=True)),
-                ('address', models.TextField(blank=True, default='')),
-                ('lifecycle', models.CharField(choices=[('prospect', 'Prospect'), ('active', 'Active'), ('lapsed', 'Lapsed'), ('lost', 'Lost')], default='prospect', max_length=10)),
-                ('lost_at', models.DateTimeField(blank=True, null=True)),
-                ('lost_reason', models.CharField(blank=True, default='', max_length=200)),
-                ('preferred_channel', models.CharField(blank=True, choices=[('email', 'E-mail'), ('phone', 'Phone'), ('social', 'Social handle'), ('chat', 'Chat visitor')], default='', max_length=10)),
-                ('language', models.CharField(default='en', max_length=10)),
-                ('time_zone', models.CharField(blank=True, default='', max_length=64)),
-                ('quiet_hours_start', models.TimeField(blank=True, null=True)),
-                ('quiet_hours_end', models.TimeField(blank=True, null=True)),
-                ('opted_out_purposes', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('last_activity_at', models.DateTimeField(blank=True, null=True)),
-                ('lapse_due_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('assigned_rep', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='customers', to=settings.AUTH_USER_MODEL)),
-                ('merged_into', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='customers.customer')),
-                ('tags', models.ManyToManyField(blank=True, related_name='customers', to='customers.tag')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("person", "Person"), ("company", "Company")],
+                        default="person",
+                        max_length=10,
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("external_ref", models.CharField(blank=True, max_length=100, null=True, unique=True)),
+                ("address", models.TextField(blank=True, default="")),
+                (
+                    "lifecycle",
+                    models.CharField(
+                        choices=[
+                            ("prospect", "Prospect"),
+                            ("active", "Active"),
+                            ("lapsed", "Lapsed"),
+                            ("lost", "Lost"),
+                        ],
+                        default="prospect",
+                        max_length=10,
+                    ),
+                ),
+                ("lost_at", models.DateTimeField(blank=True, null=True)),
+                ("lost_reason", models.CharField(blank=True, default="", max_length=200)),
+                (
+                    "preferred_channel",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("email", "E-mail"),
+                            ("phone", "Phone"),
+                            ("social", "Social handle"),
+                            ("chat", "Chat visitor"),
+                        ],
+                        default="",
+                        max_length=10,
+                    ),
+                ),
+                ("language", models.CharField(default="en", max_length=10)),
+                ("time_zone", models.CharField(blank=True, default="", max_length=64)),
+                ("quiet_hours_start", models.TimeField(blank=True, null=True)),
+                ("quiet_hours_end", models.TimeField(blank=True, null=True)),
+                ("opted_out_purposes", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("last_activity_at", models.DateTimeField(blank=True, null=True)),
+                ("lapse_due_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                (
+                    "assigned_rep",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="customers",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "merged_into",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="customers.customer",
+                    ),
+                ),
+                ("tags", models.ManyToManyField(blank=True, related_name="customers", to="customers.tag")),
             ],
             options={
-                'ordering': ['name', 'id'],
-                'permissions': [('merge_customer', 'Can merge two customers'), ('import_customers', 'Can import customers and events'), ('export_customer', 'Can export customers as CSV')],
+                "ordering": ["name", "id"],
+                "permissions": [
+                    ("merge_customer", "Can merge two customers"),
+                    ("import_customers", "Can import customers and events"),
+                    ("export_customer", "Can export customers as CSV"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ContactPerson',
+            name="ContactPerson",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('role', models.CharField(blank=True, default='', max_length=100)),
-                ('email', models.CharField(blank=True, default='', max_length=254)),
-                ('phone', models.CharField(blank=True, default='', max_length=20)),
-                ('is_primary', models.BooleanField(default=False)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contacts', to='customers.customer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("role", models.CharField(blank=True, default="", max_length=100)),
+                ("email", models.CharField(blank=True, default="", max_length=254)),
+                ("phone", models.CharField(blank=True, default="", max_length=20)),
+                ("is_primary", models.BooleanField(default=False)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="contacts",
+                        to="customers.customer",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Identity',
+            name="Identity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('email', 'E-mail'), ('phone', 'Phone'), ('social', 'Social handle'), ('chat', 'Chat visitor')], max_length=10)),
-                ('value', models.CharField(max_length=254)),
-                ('verified', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='identities', to='customers.customer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("email", "E-mail"),
+                            ("phone", "Phone"),
+                            ("social", "Social handle"),
+                            ("chat", "Chat visitor"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("value", models.CharField(max_length=254)),
+                ("verified", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="identities",
+                        to="customers.customer",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'identities',
-                'constraints': [models.UniqueConstraint(fields=('channel', 'value'), name='identity_unique_per_channel')],
+                "verbose_name_plural": "identities",
+                "constraints": [
+                    models.UniqueConstraint(fields=("channel", "value"), name="identity_unique_per_channel")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['lifecycle'], name='customers_c_lifecyc_0d4a9a_idx'),
+            model_name="customer",
+            index=models.Index(fields=["lifecycle"], name="customers_c_lifecyc_0d4a9a_idx"),
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['name'], name='customers_c_name_f018e2_idx'),
+            model_name="customer",
+            index=models.Index(fields=["name"], name="customers_c_name_f018e2_idx"),
         ),
     ]
