@@ -8,7 +8,7 @@ from typing import Any, Literal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from tenure.core.access import require_perms
@@ -168,7 +168,7 @@ def list_customers(request: HttpRequest, filters: Query[CustomerQuery]) -> dict[
 
 
 @router.post("/customers", response={201: CustomerOut}, summary="Create a customer")
-def create_customer(request: HttpRequest, payload: CustomerIn) -> tuple[int, Customer]:
+def create_customer(request: HttpRequest, payload: CustomerIn) -> Status[Customer]:
     require_perms(request, "customers.add_customer")
     fields = payload.dict(exclude={"name", "lifecycle", "identities", "tags"})
     fields["preferred_channel"] = str(fields["preferred_channel"])
@@ -181,7 +181,7 @@ def create_customer(request: HttpRequest, payload: CustomerIn) -> tuple[int, Cus
         by=request.user,
         **fields,
     )
-    return 201, _with_relations(customer.pk)
+    return Status(201, _with_relations(customer.pk))
 
 
 @router.get("/customers/{customer_id}", response=CustomerOut, summary="One customer (follows merges)")
@@ -212,10 +212,10 @@ def patch_customer(request: HttpRequest, customer_id: int, payload: CustomerPatc
 @router.delete(
     "/customers/{customer_id}", response={204: None}, summary="Delete a customer and their timeline"
 )
-def delete_customer(request: HttpRequest, customer_id: int) -> tuple[int, None]:
+def delete_customer(request: HttpRequest, customer_id: int) -> Status[None]:
     require_perms(request, "customers.delete_customer")
     services.delete_customer(customer=_customer(customer_id), by=request.user)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post(
@@ -252,24 +252,24 @@ def list_identities(request: HttpRequest, customer_id: int) -> list[Identity]:
 
 
 @router.post("/customers/{customer_id}/identities", response={201: IdentityOut}, summary="Add an identity")
-def add_identity(request: HttpRequest, customer_id: int, payload: IdentityIn) -> tuple[int, Identity]:
+def add_identity(request: HttpRequest, customer_id: int, payload: IdentityIn) -> Status[Identity]:
     require_perms(request, "customers.add_identity")
     identity = services.add_identity(
         customer=_customer(customer_id), channel=payload.channel, value=payload.value, by=request.user
     )
-    return 201, identity
+    return Status(201, identity)
 
 
 @router.delete(
     "/customers/{customer_id}/identities/{identity_id}", response={204: None}, summary="Remove an identity"
 )
-def remove_identity(request: HttpRequest, customer_id: int, identity_id: int) -> tuple[int, None]:
+def remove_identity(request: HttpRequest, customer_id: int, identity_id: int) -> Status[None]:
     require_perms(request, "customers.delete_identity")
     identity = _customer(customer_id).identities.filter(pk=identity_id).first()
     if identity is None:
         raise HttpError(404, f"identity {identity_id} does not belong to customer {customer_id}")
     services.remove_identity(identity=identity, by=request.user)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/customers/{customer_id}/timeline", response=TimelineOut, summary="Timeline, newest first")
@@ -288,7 +288,7 @@ def read_timeline(request: HttpRequest, customer_id: int, filters: Query[Timelin
 @router.post(
     "/customers/{customer_id}/events", response={201: EventOut, 200: EventOut}, summary="Add one event"
 )
-def add_event(request: HttpRequest, customer_id: int, payload: EventIn) -> tuple[int, Any]:
+def add_event(request: HttpRequest, customer_id: int, payload: EventIn) -> Status[Any]:
     """Idempotent with `idempotency_key`: the same key from the same source returns the first event (200)."""
     require_perms(request, "core.add_event")
     customer = _customer(customer_id)
@@ -309,4 +309,4 @@ def add_event(request: HttpRequest, customer_id: int, payload: EventIn) -> tuple
             )
         if created:
             services.note_activity([customer.pk], event.occurred_at)
-    return (201 if created else 200), event
+    return Status(201 if created else 200, event)
