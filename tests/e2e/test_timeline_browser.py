@@ -41,13 +41,15 @@ def test_agent_signs_in_and_filters_a_customer_timeline(
         ["customer.created", "order.placed", "request.opened", "order.placed", "payment.received"]
     )
 
-    page.goto(f"{live_server.url}/accounts/login/")
+    login = page.goto(f"{live_server.url}/accounts/login/")
+    assert login is not None and login.ok, f"the login page answered {login and login.status}"
     page.fill("input[name=username]", agent.username)
     page.fill("input[name=password]", PASSWORD)
     page.click("form[action='/accounts/login/'] button[type=submit]")
     page.wait_for_url(f"{live_server.url}/customers/")
 
-    page.goto(f"{live_server.url}/customers/{customer.pk}/")
+    detail = page.goto(f"{live_server.url}/customers/{customer.pk}/")
+    assert detail is not None and detail.ok, f"the customer page answered {detail and detail.status}"
     events = page.locator("section#timeline .event")
     expect(events).to_have_count(len(expected_kinds))
     assert sorted(events.evaluate_all("els => els.map(e => e.dataset.kind)")) == expected_kinds
