@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -117,3 +118,18 @@ def test_login_page_and_sign_in(make_staff: Callable[[str], object]) -> None:
     assert b"did not match" in bad.content
     good = client.post("/accounts/login/", {"username": "agent-user", "password": "correct-horse-battery"})
     assert good.status_code == 302 and good["Location"] == "/customers/"
+
+
+def test_pages_do_not_query_per_row(
+    jane: Customer, client_as: Callable[[str], Client], django_assert_max_num_queries: Callable[[int], Any]
+) -> None:
+    """Query counts stay flat however many customers and events there are (no N+1)."""
+    for n in range(30):
+        create_customer(name=f"Customer {n}", identities=[("email", f"c{n}@example.com")], tags=["vip"])
+    agent = client_as("agent")
+    with django_assert_max_num_queries(8):
+        agent.get("/customers/")
+    with django_assert_max_num_queries(12):
+        agent.get(f"/customers/{jane.pk}/")
+    with django_assert_max_num_queries(8):
+        agent.get(f"/customers/{jane.pk}/timeline/", {"kind": "order.placed"})

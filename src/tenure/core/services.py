@@ -8,7 +8,7 @@ import re
 import secrets
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -100,7 +100,7 @@ def _hash_token(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_api_token(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+def create_api_token(*, user: User, name: str) -> tuple[ApiToken, str]:
     """Return the stored token and its secret; the secret is not kept and cannot be shown again."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
@@ -110,7 +110,7 @@ def create_api_token(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, st
     return token, secret
 
 
-def user_for_token(secret: str) -> AbstractBaseUser | None:
+def user_for_token(secret: str) -> User | None:
     """The active user a token belongs to, or None for an unknown, revoked or inactive one."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         return None

@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.middleware import HtmxDetails
 
 from tenure.core.access import staff_page
 from tenure.core.models import Channel
@@ -15,6 +16,10 @@ from tenure.customers import selectors, services
 from tenure.customers.models import Customer, Lifecycle
 
 LIST_PAGE = 50
+
+
+class HtmxRequest(HttpRequest):
+    htmx: HtmxDetails
 
 
 def _customer_or_404(customer_id: int) -> Customer:
@@ -26,7 +31,7 @@ def _customer_or_404(customer_id: int) -> Customer:
 
 @require_GET
 @staff_page("customers.view_customer")
-def customer_list(request: HttpRequest) -> HttpResponse:
+def customer_list(request: HtmxRequest) -> HttpResponse:
     search = request.GET.get("q", "")[:200]
     lifecycle = request.GET.get("lifecycle", "")
     if lifecycle not in Lifecycle.values:

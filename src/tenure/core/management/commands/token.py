@@ -5,7 +5,7 @@ from __future__ import annotations
 from argparse import ArgumentParser
 from typing import Any
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
 
 from tenure.core.models import ApiToken
@@ -27,7 +27,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         if action == "create":
-            user = get_user_model().objects.filter(username=options["username"]).first()
+            user = User.objects.filter(username=options["username"]).first()
             if user is None:
                 raise CommandError(f"no user named {options['username']!r}")
             token, secret = create_api_token(user=user, name=options["name"])
@@ -40,8 +40,8 @@ class Command(BaseCommand):
                     f"{token.pk}\t{token.user.get_username()}\t{token.name}\t{token.prefix}…\t{state}"
                 )
         else:
-            token = ApiToken.objects.filter(pk=options["token_id"]).first()
-            if token is None:
+            found = ApiToken.objects.filter(pk=options["token_id"]).first()
+            if found is None:
                 raise CommandError(f"no token {options['token_id']}")
-            revoke_api_token(token=token, actor=None)
-            self.stdout.write(f"revoked token {token.pk}")
+            revoke_api_token(token=found, actor=None)
+            self.stdout.write(f"revoked token {found.pk}")
