@@ -133,3 +133,53 @@ def test_pages_do_not_query_per_row(
         agent.get(f"/customers/{jane.pk}/")
     with django_assert_max_num_queries(8):
         agent.get(f"/customers/{jane.pk}/timeline/", {"kind": "order.placed"})
+
+
+def test_create_and_edit_from_pages(client_as: Callable[[str], Client]) -> None:
+    agent = client_as("agent")
+    assert agent.get("/customers/new/").status_code == 200
+    bad = agent.post("/customers/new/", {"name": "Jane", "kind": "person", "language": "en", "phone": "12"})
+    assert bad.status_code == 200 and b"not a valid phone number" in bad.content
+    assert not Customer.objects.exists()
+
+    created = agent.post(
+        "/customers/new/",
+        {
+            "name": "Jane",
+            "kind": "person",
+            "language": "en",
+            "email": "Jane@Example.com",
+            "tags": "vip, plan",
+        },
+    )
+    jane = Customer.objects.get()
+    assert created["Location"] == f"/customers/{jane.pk}/"
+    assert list(jane.identities.values_list("value", flat=True)) == ["jane@example.com"]
+
+    edited = agent.post(
+        f"/customers/{jane.pk}/edit/",
+        {"name": "Jane Smith", "kind": "person", "language": "es", "phone": "312 555 2368", "tags": "vip"},
+    )
+    assert edited.status_code == 302
+    jane.refresh_from_db()
+    assert (jane.name, jane.language) == ("Jane Smith", "es")
+    assert jane.identities.count() == 2 and list(jane.tags.values_list("name", flat=True)) == ["vip"]
+
+    no_reason = agent.post(f"/customers/{jane.pk}/lifecycle/", {"lifecycle": "lost"}, follow=True)
+    assert b"say why the customer was lost" in no_reason.content
+    agent.post(f"/customers/{jane.pk}/lifecycle/", {"lifecycle": "lost", "reason": "price"})
+    jane.refresh_from_db()
+    assert (jane.lifecycle, jane.lost_reason) == ("lost", "price")
+
+
+def test_dispatcher_cannot_create_or_edit(client_as: Callable[[str], Client]) -> None:
+    jane = create_customer(name="Jane")
+    dispatcher = client_as("dispatcher")
+    assert dispatcher.get("/customers/new/").status_code == 403
+    assert dispatcher.post(f"/customers/{jane.pk}/edit/", {"name": "X", "kind": "person"}).status_code == 403
+    assert (
+        dispatcher.post(f"/customers/{jane.pk}/lifecycle/", {"lifecycle": "lost", "reason": "x"}).status_code
+        == 403
+    )
+    jane.refresh_from_db()
+    assert (jane.name, jane.lifecycle) == ("Jane", "prospect")
