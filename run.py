@@ -14,6 +14,7 @@ import contextlib
 import glob
 import hashlib
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -132,6 +133,14 @@ def pg_tool(name: str) -> str | None:
     return candidates[-1] if candidates else None
 
 
+def user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def database_name() -> str:
     # One name per checkout: two clones testing at once do not collide, and pytest-django's
     # --create-db replaces whatever a crashed earlier run of this checkout left behind.
@@ -156,6 +165,8 @@ def postgres() -> Iterator[str]:
         )
     # The server refuses to run as root, so as root the cluster belongs to the `postgres` user.
     user = "postgres" if os.geteuid() == 0 else None
+    if user and not user_exists(user):
+        raise StageError("running as root needs a `postgres` OS user to own the throwaway cluster")
     workdir = Path(tempfile.mkdtemp(prefix="tenure-pg-"))
     if user:
         shutil.chown(workdir, user=user, group=user)
@@ -167,11 +178,10 @@ def postgres() -> Iterator[str]:
         initdb_cmd = [initdb, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]
         if run(initdb_cmd, stdout=subprocess.DEVNULL, **as_owner) != 0:
             raise StageError("initdb failed")
-        if (
-            run([pg_ctl, "-D", data, "-l", workdir / "server.log", "-o", options, "-w", "start"], **as_owner)
-            != 0
-        ):
-            raise StageError(f"the throwaway PostgreSQL did not start; see {workdir / 'server.log'}")
+        log = workdir / "server.log"
+        if run([pg_ctl, "-D", data, "-l", log, "-o", options, "-w", "start"], **as_owner) != 0:
+            print(log.read_text(errors="replace") if log.exists() else "(no server log)", flush=True)
+            raise StageError("the throwaway PostgreSQL did not start (its log is above)")
         yield f"postgres://postgres@127.0.0.1:{port}/tenure_ci"
     finally:
         if (data / "postmaster.pid").exists():
