@@ -1,0 +1,85 @@
+"""Background tasks of the shared kernel: the periodic sweep.
+
+The sweep is one chained task: each run re-enqueues the next with `run_after` one interval later, so
+the schedule lives in the task table and survives restarts. At most one sweep waits in the queue:
+scheduling checks for a waiting one under a lock, so two workers starting together, or a sweep that
+was re-queued by the reaper, never fork the chain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import zlib
+
+from django.conf import settings
+from django.db import connections, transaction
+from django.utils import timezone
+from django_tasks import TaskResultStatus, task
+from django_tasks_db.models import DBTaskResult
+
+from tenure.core.reaper import reap_orphaned_tasks
+from tenure.core.sweeper import registered_sweepers
+
+logger = logging.getLogger(__name__)
+
+_SCHEDULE_LOCK = zlib.crc32(b"tenure.core.tasks.sweep")
+# A sweep every few seconds is thousands of rows a day; finished ones are kept this long, failed ones always.
+KEEP_FINISHED_SWEEPS = dt.timedelta(hours=1)
+
+
+@task()
+def sweep() -> dict[str, int | list[str]]:
+    """Re-queue orphaned tasks, run every registered sweeper, prune old sweeps, schedule the next.
+
+    Returns the count each sweeper handled and the names of the ones that failed.
+    """
+    now = timezone.now()
+    handled: dict[str, int] = {}
+    failed: list[str] = []
+    for name, handler in [("core.reaper", reap_orphaned_tasks), *registered_sweepers().items()]:
+        try:
+            handled[name] = handler(now)
+        except Exception:
+            # One broken sweeper must not stop the others or the chain of sweeps.
+            logger.exception("Sweeper %s failed", name)
+            failed.append(name)
+    DBTaskResult.objects.filter(
+        task_path=sweep.module_path,
+        status=TaskResultStatus.SUCCESSFUL,
+        finished_at__lt=now - KEEP_FINISHED_SWEEPS,
+    ).delete()
+    schedule_sweep(at=now + dt.timedelta(seconds=settings.TENURE_SWEEP_INTERVAL_SECONDS), waiting_only=True)
+    return {**handled, "failed": failed}
+
+
+def _lock_schedule(using: str) -> None:
+    """Serialise sweep scheduling for the rest of the transaction."""
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEDULE_LOCK])
+    # SQLite: our transactions are IMMEDIATE (see settings), so holding one already excludes other writers.
+
+
+def schedule_sweep(*, at: dt.datetime | None = None, waiting_only: bool = False) -> bool:
+    """Enqueue a sweep to run at `at` (default now) unless one is already pending; True if it did.
+
+    Pending means READY, or also RUNNING unless `waiting_only` (the running sweep itself asks with
+    `waiting_only`, since it is about to finish). The enqueue joins the caller's transaction.
+    """
+    statuses = (
+        [TaskResultStatus.READY] if waiting_only else [TaskResultStatus.READY, TaskResultStatus.RUNNING]
+    )
+    with transaction.atomic():
+        pending = DBTaskResult.objects.filter(task_path=sweep.module_path, status__in=statuses)
+        _lock_schedule(pending.db)
+        if pending.exists():
+            return False
+        sweep.using(run_after=at or timezone.now()).enqueue()
+    return True
+
+
+def ensure_sweep_scheduled() -> bool:
+    """Worker start-up: make sure the chain of sweeps is running; True if a sweep was enqueued."""
+    return schedule_sweep()
