@@ -345,7 +345,17 @@ def ingest_events(
     """Import events given as mappings (the JSON bulk API); errors carry the record's index as their line."""
     report = ImportReport("events", name, all_or_nothing)
     job = _EventImport(report, source, EVENT_BATCH, "index")
-    return _run(report, by, lambda: job.run(enumerate(records), lambda: None), job.writer.flush_activity)
+
+    def checked() -> Iterator[tuple[int, Mapping[str, Any] | RowError]]:
+        for index, record in enumerate(records):
+            try:
+                EventParser.check_types(record)
+            except FieldError as exc:
+                yield index, RowError(index, exc.field, exc.message)
+                continue
+            yield index, record
+
+    return _run(report, by, lambda: job.run(checked(), lambda: None), job.writer.flush_activity)
 
 
 def import_file(
