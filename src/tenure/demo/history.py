@@ -266,10 +266,10 @@ class _Simulator:
         lost_day: float | None = None
 
         if prospect:
-            day = joined + rng.uniform(0, 5)
+            day = joined + rng.uniform(1, 5)
             self.request(emit, mood, day, department="sales", customer=spec)
         else:
-            first = max(joined, 0.0) + (rng.uniform(0, 10) if joined >= 0 else 0.0)
+            first = max(joined, 0.0) + (rng.uniform(1, 10) if joined >= 0 else 0.0)
             if joined >= 0:
                 self.job(emit, mood, first, spec)
             month_start = first
@@ -304,7 +304,8 @@ class _Simulator:
             spec.lost_reason = self.loss_reason(rng, mood, company=is_company)
             emit("customer.lost", lost_at, "system", "system", to="lost", reason=spec.lost_reason)
         events.sort(key=lambda event: event.occurred_at)
-        self.finish(index, spec, events, ordered=not prospect)
+        placed = any(event.kind == "order.placed" for event in events)
+        self.finish(index, spec, events, ordered=not prospect and (is_base or placed))
 
     def finish(self, index: int, spec: CustomerSpec, events: list[EventSpec], *, ordered: bool) -> None:
         activity = [event.occurred_at for event in events if event.kind in ACTIVITY_KINDS]
