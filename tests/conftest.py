@@ -15,7 +15,7 @@ PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture
-def make_staff(db: None) -> Callable[[str], User]:
+def make_staff(db: None) -> Callable[..., User]:
     """A staff user in the given role (admin, manager, agent, dispatcher, technician)."""
 
     def make(role: str, username: str | None = None) -> User:
@@ -28,7 +28,7 @@ def make_staff(db: None) -> Callable[[str], User]:
 
 
 @pytest.fixture
-def client_as(make_staff: Callable[[str], User]) -> Callable[[str], Client]:
+def client_as(make_staff: Callable[..., User]) -> Callable[[str], Client]:
     """A logged-in browser-less client for a new user in the given role."""
 
     def make(role: str) -> Client:
@@ -40,7 +40,7 @@ def client_as(make_staff: Callable[[str], User]) -> Callable[[str], Client]:
 
 
 @pytest.fixture
-def token_for(make_staff: Callable[[str], User]) -> Callable[[str], str]:
+def token_for(make_staff: Callable[..., User]) -> Callable[[str], str]:
     """The secret of a new API token for a new user in the given role."""
 
     def make(role: str) -> str:
