@@ -12,7 +12,7 @@ from typing import Any, BinaryIO, cast
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
-from ninja import Field, File, Router, Schema
+from ninja import Field, File, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from tenure.customers.exporting import csv_lines, customers_csv, events_csv, find_customer
@@ -73,7 +73,7 @@ def _require(request: HttpRequest, permission: str) -> None:
         raise PermissionDenied(f"your role does not allow this ({permission})")
 
 
-def _result(report: ImportReport, *, by_index: bool = False) -> tuple[int, dict[str, Any]]:
+def _result(report: ImportReport, *, by_index: bool = False) -> Status[dict[str, Any]]:
     if by_index:
         errors = [
             {
@@ -94,7 +94,7 @@ def _result(report: ImportReport, *, by_index: bool = False) -> tuple[int, dict[
         "written": report.written,
         "message": report.summary(),
     }
-    return (200 if report.written else 422), body
+    return Status(200 if report.written else 422, body)
 
 
 @router.post(
@@ -104,7 +104,7 @@ def _result(report: ImportReport, *, by_index: bool = False) -> tuple[int, dict[
 )
 def import_customers_csv(
     request: HttpRequest, file: File[UploadedFile], all_or_nothing: bool = False
-) -> tuple[int, dict[str, Any]]:
+) -> Status[dict[str, Any]]:
     _require(request, "customers.import_customers")
     file.seek(0)
     report = import_customers(
@@ -121,7 +121,7 @@ def import_customers_csv(
 )
 def import_events_csv(
     request: HttpRequest, file: File[UploadedFile], all_or_nothing: bool = False, source: str = DEFAULT_SOURCE
-) -> tuple[int, dict[str, Any]]:
+) -> Status[dict[str, Any]]:
     _require(request, "customers.import_customers")
     file.seek(0)
     report = import_events(
@@ -139,7 +139,7 @@ def import_events_csv(
     response={200: ImportResultOut, 422: ImportResultOut},
     summary="Record up to 10,000 events (idempotent per source and event_id)",
 )
-def bulk_events(request: HttpRequest, body: BulkEventsIn) -> tuple[int, dict[str, Any]]:
+def bulk_events(request: HttpRequest, body: BulkEventsIn) -> Status[dict[str, Any]]:
     _require(request, "core.add_event")
     records = []
     for event in body.events:

@@ -264,7 +264,7 @@ def _field_error(exc: ValidationError, row: ParsedCustomer) -> FieldError:
     if not hasattr(exc, "error_dict"):
         return FieldError("", exc.messages[0])
     name, messages = next(iter(exc.message_dict.items()))
-    if name == "value":
+    if name == "value" or name.endswith(".value"):
         # An identity is taken by another customer; name the column it came from.
         for channel, value in row.identities:
             if value in messages[0]:
