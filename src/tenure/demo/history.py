@@ -672,10 +672,14 @@ class _Simulator:
 def simulate(
     *, seed: int = 7, customers: int = 3000, months: int = 18, end: dt.datetime | None = None
 ) -> DemoData:
-    """Everything the demo writes, decided in memory; the same arguments give the same data."""
+    """Everything the demo writes, decided in memory; the same arguments give the same data.
+
+    Without `end` the history ends today, so a demo built tomorrow is the same company one day on.
+    """
     if customers < 1 or months < 1:
         raise ValueError("customers and months must be at least 1")
     if end is None:
-        now = dt.datetime.now(UTC)
-        end = now.replace(minute=0, second=0, microsecond=0)
+        # History runs up to the start of today (business time): the same seed gives the same company all day.
+        today = dt.datetime.now(TZ).date()
+        end = dt.datetime.combine(today, dt.time(0), tzinfo=TZ).astimezone(UTC)
     return _Simulator(seed, customers, months, end).run()
