@@ -67,3 +67,24 @@ def test_demo_serves_the_login_page_and_stops_cleanly(tmp_path: Path) -> None:
     with socket.socket() as sock:
         # Nothing listens any more: the web server child stopped with us.
         assert sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_serve_answers_on_an_empty_database_and_stops(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    env["TENURE_DATA_DIR"] = str(tmp_path)
+    port = _free_port()
+    command = [sys.executable, "-m", "tenure", "serve", "--port", str(port), "--no-worker"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout is not None
+        url = next((m.group(1) for line in process.stdout if (m := URL_LINE.search(line))), None)
+        assert url == f"http://127.0.0.1:{port}/"
+        with urllib.request.urlopen(url + "accounts/login/") as response:  # noqa: S310
+            assert response.status == 200
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=120)  # a hang guard, not a speed check
+        assert process.returncode == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
