@@ -90,6 +90,7 @@ class Command(BaseCommand):
         run_worker(worker, settings.TENURE_WORKER_HEARTBEAT_SECONDS, sweep=options["sweep"])
 
     def _configure_logging(self, verbosity: int) -> None:
-        level = {0: logging.ERROR, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+        # Every task start and finish is logged at INFO; by default show only what needs attention.
+        level = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO}.get(verbosity, logging.DEBUG)
         for name in LOGGERS:
             logging.getLogger(name).setLevel(level)

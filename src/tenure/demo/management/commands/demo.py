@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import IO, Any, cast
 
@@ -15,6 +16,7 @@ from rich.table import Table
 
 from tenure.demo.generator import DemoConflict, DemoSummary, build_company
 from tenure.demo.runner import serve
+from tenure.demo.staff import BUSINESS_TIME_ZONE
 
 STAGES = {
     "simulate": "Simulating 18 months",
@@ -71,6 +73,9 @@ class Command(BaseCommand):
         if options["no_serve"]:
             self.print_logins(console, summary, None)
             return
+
+        # The demo company keeps office hours in its own zone; show its pages in that zone too.
+        os.environ.setdefault("TENURE_TIME_ZONE", BUSINESS_TIME_ZONE)
 
         def ready(url: str) -> None:
             self.print_logins(console, summary, url)
