@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
+from django.test import Client, override_settings
 
 from tenure.core.models import Event
 from tenure.customers.models import Customer
@@ -211,3 +211,14 @@ def test_export_of_unknown_customer_names_the_field(token_for: Callable[[str], s
     response = Client().get("/api/v1/exports/events?customer=nobody", **_auth(token_for("manager")))
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "customer"
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=2000)
+def test_oversized_bulk_body_gets_413(token_for: Callable[[str], str]) -> None:
+    customer("c-1")
+
+    response = _post_json(token_for("agent"), BULK, {"events": _events(50)})
+
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["field"] == "body"
+    assert Event.objects.filter(source="api").count() == 0

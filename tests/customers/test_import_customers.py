@@ -224,3 +224,18 @@ def test_cli_all_or_nothing_and_refused_header(tmp_path: Path) -> None:
     path.write_text("external_id,nom\nc-1,Jane\n")
     with pytest.raises(CommandError, match="unknown column 'nom'"):
         call_command("import_data", "customers", str(path))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "external_id,name\nc-1,Jane\n".encode("utf-16"),
+        b"external_id,n\xe4me\nc-1,Jane\n",
+    ],
+)
+def test_a_file_that_is_not_utf8_is_refused_with_a_clear_error(data: bytes) -> None:
+    with pytest.raises(ImportRefused) as refused:
+        import_customers(BytesIO(data), name="wrong-encoding.csv")
+    assert "line 1" in refused.value.messages[0]
+    assert "UTF-8" in refused.value.messages[0]
+    assert Customer.objects.count() == 0
