@@ -27,6 +27,7 @@ _MANAGE_CUSTOMERS = {
     "core.view_auditlog",
     "core.add_apitoken",
     "core.view_apitoken",
+    "insights.view_insights",
 }
 
 ROLE_PERMISSIONS: dict[str, set[str]] = {

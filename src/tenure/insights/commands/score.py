@@ -1,0 +1,17 @@
+"""`tenure insights score` (not written yet)."""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from typing import Any
+
+HELP = "not available yet"
+
+
+def add_arguments(parser: ArgumentParser) -> None:
+    pass
+
+
+def run(options: dict[str, Any], stdout: Any) -> int:
+    stdout.write("tenure insights score is not available yet\n")
+    return 1

@@ -1,0 +1,74 @@
+"""What insights stores: fitted churn models (as data, never pickles), per-customer scores, cached reports."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class ChurnModel(models.Model):
+    """One fitted churn model: the booster as LightGBM text, its calibration and the metrics it earned."""
+
+    version = models.PositiveIntegerField(unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    algorithm = models.CharField(max_length=50)
+    model_text = models.TextField()
+    calibration = models.JSONField(default=dict)
+    features = models.JSONField(default=list)
+    metrics = models.JSONField(default=dict)
+    training = models.JSONField(default=dict)
+    is_active = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"churn model v{self.version} ({self.algorithm})"
+
+
+class CustomerScore(models.Model):
+    """The latest scores of one customer; rewritten by every scoring run."""
+
+    customer = models.OneToOneField("customers.Customer", on_delete=models.CASCADE, related_name="score")
+    model = models.ForeignKey(ChurnModel, null=True, blank=True, on_delete=models.SET_NULL)
+    churn_probability = models.FloatField(null=True, blank=True, db_index=True)
+    # [{"feature": "unanswered_requests_30d", "text": "3 unanswered requests in the last 30 days", "weight": 0.12}]
+    reasons = models.JSONField(default=list, blank=True)
+    p_alive = models.FloatField(null=True, blank=True)
+    expected_purchases_12m = models.FloatField(null=True, blank=True)
+    expected_value_12m = models.FloatField(null=True, blank=True)
+    next_best_action = models.CharField(max_length=200, blank=True, default="")
+    scored_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"score of customer {self.customer_id}"
+
+
+class InsightSnapshot(models.Model):
+    """A computed report (drivers, scorecard, retention) kept so pages read it instead of recomputing."""
+
+    kind = models.CharField(max_length=50, db_index=True)
+    computed_at = models.DateTimeField(auto_now_add=True)
+    payload = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-computed_at"]
+        permissions = [("view_insights", "Can see the retention dashboard and reports")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} @ {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class RetentionTarget(models.Model):
+    """'From 32% to under 5% a year within two years': the owner's goal for annual customer loss."""
+
+    baseline_annual_churn = models.FloatField()
+    target_annual_churn = models.FloatField()
+    start_date = models.DateField()
+    target_date = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.baseline_annual_churn:.0%} -> {self.target_annual_churn:.0%} by {self.target_date}"
