@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.core.exceptions import ValidationError
@@ -28,28 +28,18 @@ def validate_event_kind(kind: str) -> str:
     return kind
 
 
-def record_event(
-    *,
-    customer_id: int,
-    kind: str,
-    occurred_at: dt.datetime | None = None,
-    channel: str = "",
-    actor: str = "",
-    payload: dict[str, Any] | None = None,
-    source: str = "tenure",
-    idempotency_key: str | None = None,
-) -> Event:
+class EventFields(TypedDict, total=False):
+    occurred_at: dt.datetime | None
+    channel: str
+    actor: str
+    payload: dict[str, Any] | None
+    source: str
+    idempotency_key: str | None
+
+
+def record_event(*, customer_id: int, kind: str, **fields: Unpack[EventFields]) -> Event:
     """Append one event to a customer's timeline; with a key, recording it twice returns the first."""
-    return record_event_once(
-        customer_id=customer_id,
-        kind=kind,
-        occurred_at=occurred_at,
-        channel=channel,
-        actor=actor,
-        payload=payload,
-        source=source,
-        idempotency_key=idempotency_key,
-    )[0]
+    return record_event_once(customer_id=customer_id, kind=kind, **fields)[0]
 
 
 def record_event_once(

@@ -18,19 +18,11 @@ from django.core.exceptions import ValidationError
 
 from tenure.core.models import Event
 from tenure.customers.customer_rows import CUSTOMER_COLUMNS, LIST_SEPARATOR
+from tenure.customers.event_rows import EVENT_COLUMNS
 from tenure.customers.models import Customer, Identity
 
-EVENT_EXPORT_COLUMNS = (
-    "event_id",
-    "customer",
-    "customer_id",
-    "kind",
-    "occurred_at",
-    "channel",
-    "actor",
-    "source",
-    "payload",
-)
+# Exported timelines re-import as they are: the same columns the importer reads.
+EVENT_EXPORT_COLUMNS = EVENT_COLUMNS
 CHUNK = 2000
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
