@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("customers/", include("tenure.customers.urls")),
+    path("insights/", include("tenure.insights.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

@@ -1,0 +1,61 @@
+"""Reads for the insights pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Sum
+
+from tenure.customers.models import Lifecycle
+from tenure.insights.models import ChurnModel, CustomerScore, InsightSnapshot, RetentionTarget
+
+
+def at_risk(*, min_probability: float = 0.0, search: str = "") -> QuerySet[CustomerScore]:
+    """Live customers by churn risk, riskiest first."""
+    rows = CustomerScore.objects.filter(
+        churn_probability__isnull=False,
+        churn_probability__gte=min_probability,
+        customer__merged_into__isnull=True,
+        customer__lifecycle__in=[Lifecycle.ACTIVE, Lifecycle.LAPSED],
+    )
+    if search.strip():
+        rows = rows.filter(customer__name__icontains=search.strip())
+    return rows.select_related("customer", "customer__assigned_rep").order_by(
+        "-churn_probability", "customer_id"
+    )
+
+
+@dataclass(frozen=True)
+class RiskSummary:
+    scored: int
+    high_risk: int
+    value_at_risk: float
+
+
+def risk_summary(threshold: float = 0.5) -> RiskSummary:
+    live = at_risk()
+    totals = live.aggregate(
+        scored=Count("pk"),
+        high=Count("pk", filter=Q(churn_probability__gte=threshold)),
+        value=Sum("expected_value_12m", filter=Q(churn_probability__gte=threshold)),
+    )
+    return RiskSummary(
+        scored=totals["scored"], high_risk=totals["high"], value_at_risk=float(totals["value"] or 0)
+    )
+
+
+def latest_snapshot(kind: str) -> InsightSnapshot | None:
+    return InsightSnapshot.objects.filter(kind=kind).order_by("-computed_at", "-pk").first()
+
+
+def latest_payloads(kinds: tuple[str, ...]) -> dict[str, dict[str, Any] | None]:
+    return {kind: (snapshot.payload if (snapshot := latest_snapshot(kind)) else None) for kind in kinds}
+
+
+def active_model() -> ChurnModel | None:
+    return ChurnModel.objects.filter(is_active=True).order_by("-version").first()
+
+
+def current_target() -> RetentionTarget | None:
+    return RetentionTarget.objects.order_by("-created_at", "-pk").first()

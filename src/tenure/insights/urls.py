@@ -1,0 +1,9 @@
+from django.urls import path
+
+from tenure.insights import views
+
+app_name = "insights"
+urlpatterns = [
+    path("", views.dashboard_page, name="dashboard"),
+    path("at-risk/", views.at_risk_page, name="at_risk"),
+]
