@@ -1,0 +1,123 @@
+"""Failure drivers: a synthetic company with a known hazard ratio, and the demo company from the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import random
+
+import pytest
+
+from tenure.insights import drivers
+from tenure.insights.extract import TimelineExtract
+
+from .handmade import Builder
+
+UTC = dt.UTC
+START = dt.datetime(2023, 1, 1, tzinfo=UTC)
+AS_OF = dt.datetime(2025, 7, 1, tzinfo=UTC)
+TRUE_HR = 1.8
+
+
+def _months(first: dt.datetime, last: dt.datetime) -> list[dt.datetime]:
+    out, month = [], first
+    while month < last:
+        out.append(month)
+        month = (
+            month.replace(year=month.year + 1, month=1)
+            if month.month == 12
+            else month.replace(month=month.month + 1)
+        )
+    return out
+
+
+def _synthetic(customers: int, seed: int) -> TimelineExtract:
+    """Monthly hazard 0.02 x TRUE_HR ** (late arrivals in the 90 days before the month), as the model assumes.
+
+    Late payments happen as often but do nothing: their interval should cover 1.
+    """
+    rng = random.Random(seed)
+    b = Builder()
+    months = _months(START, AS_OF)
+    b.event(0, "order.placed", START)
+    for cid in range(1, customers + 1):
+        joined = START + dt.timedelta(days=rng.uniform(-365, 800))
+        late: list[dt.datetime] = []
+        lost = None
+        for month in months:
+            end = months[months.index(month) + 1] if month != months[-1] else AS_OF
+            if end <= joined:
+                continue
+            recent = sum(1 for t in late if month - dt.timedelta(days=90) <= t < month)
+            begin = max(month, joined)
+            share = (end - begin) / (end - month)  # a customer joining mid-month is at risk for part of it
+            if rng.random() < 1 - math.exp(-0.02 * share * TRUE_HR**recent):
+                lost = begin + (end - begin) * rng.random()
+                break
+            span = (end - begin).total_seconds()
+            for kind in ("job.late", "payment.late", "order.placed"):
+                count = sum(1 for _ in range(4) if rng.random() < 0.12)
+                for _ in range(count):
+                    when = begin + dt.timedelta(seconds=rng.uniform(0, span))
+                    b.event(cid, kind, when)
+                    if kind == "job.late":
+                        late.append(when)
+        b.customer(cid, joined, lost=lost)
+    return b.build()
+
+
+def test_the_interval_covers_a_known_hazard_ratio_and_a_harmless_failure_is_not_blamed() -> None:
+    report = drivers.find_drivers(_synthetic(2500, seed=11), AS_OF, window_days=90)
+    by_key = {d.key: d for d in report.drivers}
+    late, payment = by_key["late_arrival"], by_key["payment_problem"]
+    assert late.ci_low < TRUE_HR < late.ci_high
+    assert late.significant and late.department == "field"
+    assert payment.ci_low < 1.0 < payment.ci_high
+    assert report.drivers[0].key == "late_arrival"
+    assert late.kept_per_year is not None and late.kept_low is not None and late.kept_high is not None
+    assert 0 < late.kept_low < late.kept_per_year < late.kept_high
+    assert late.kept_if_eliminated is not None and late.kept_if_eliminated > late.kept_per_year
+    assert report.converged
+    # Breslow: the model's expected losses over the last year match what happened.
+    assert report.predicted_losses_per_year == pytest.approx(report.losses_last_year, rel=0.15)
+    assert "missed appointments" in report.no_data
+    json.dumps(report.to_dict())
+
+
+def test_too_little_history_says_so_instead_of_guessing() -> None:
+    b = Builder()
+    b.event(1, "order.placed", START)
+    b.customer(1, START, lost=START + dt.timedelta(days=200))
+    b.customer(2, START)
+    report = drivers.find_drivers(b.build(), AS_OF)
+    assert report.drivers == []
+    assert report.note.startswith("not enough history to find what drives leaving: 1 customers lost")
+
+
+@pytest.mark.django_db
+def test_the_demo_company_from_the_database() -> None:
+    """The demo's simulator drives leaving with late and missed jobs, unanswered and slow answers and
+    call-backs (history._Mood, _Simulator.leaves); late payments have no effect there."""
+    from tenure.demo.generator import build_company
+    from tenure.insights.extract import extract_from_database
+    from tenure.insights.retention import retention_report
+    from tenure.insights.scorecard import practice_scorecard
+
+    end = dt.datetime(2026, 1, 1, tzinfo=UTC)
+    build_company(seed=7, customers=1500, months=18, end=end)
+    timeline = extract_from_database()
+    report = drivers.find_drivers(timeline, end)
+    by_key = {d.key: d for d in report.drivers}
+    assert report.converged and report.losses >= 200
+    late, slow, payment = by_key["late_arrival"], by_key["slow_answer"], by_key["payment_problem"]
+    assert late.significant and late.hazard_ratio > 1.2 and late.department == "field"
+    assert slow.hazard_ratio > 1.0
+    assert payment.ci_low < 1.0 < payment.ci_high or payment.hazard_ratio < 1.0
+    assert report.drivers[0].key in {"late_arrival", "slow_answer"}
+    assert {d.department for d in report.departments} >= {"field", "billing"}
+    retention = retention_report(timeline, end)
+    assert retention.churn.trailing_12m is not None and 0.15 < retention.churn.trailing_12m < 0.45
+    card = practice_scorecard(timeline, end)
+    assert {m.key for m in card.metrics if m.value is None} == {"orders_acknowledged"}
+    json.dumps({"drivers": report.to_dict(), "retention": retention.to_dict(), "scorecard": card.to_dict()})
