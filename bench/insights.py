@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.metrics import roc_auc_score
 
     from tenure.insights.extract import EVENTS_FILE, EVENTS_SCHEMA, TimelineExtract, load_extract
-    from tenure.insights.features import FEATURE_NAMES, build_features_lazy, churn_labels
+    from tenure.insights.features import FEATURE_NAMES, build_features_from_parquet, churn_labels
 
     directory = args.data or Path(tempfile.mkdtemp(prefix="tenure-insights-bench-"))
     directory.mkdir(parents=True, exist_ok=True)
@@ -298,9 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         def features(as_of: dt.datetime) -> pl.DataFrame:
-            events = pl.scan_parquet(directory / EVENTS_FILE)
-            people = pl.scan_parquet(directory / "customers.parquet")
-            return build_features_lazy(events, people, as_of).collect(engine="streaming")
+            return build_features_from_parquet(directory, as_of)
 
         score_date, train_date, horizon = END, END - dt.timedelta(days=180), 180
         if args.model is None:

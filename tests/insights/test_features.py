@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -11,8 +12,21 @@ import pyarrow as pa
 import pytest
 
 from tenure.demo.generator import build_company
-from tenure.insights.extract import CUSTOMERS_SCHEMA, TimelineExtract, events_table, extract_from_database
-from tenure.insights.features import FEATURE_NAMES, FEATURES, build_features, churn_labels, describe
+from tenure.insights.extract import (
+    CUSTOMERS_SCHEMA,
+    TimelineExtract,
+    events_table,
+    extract_from_database,
+    save_extract,
+)
+from tenure.insights.features import (
+    FEATURE_NAMES,
+    FEATURES,
+    build_features,
+    build_features_from_parquet,
+    churn_labels,
+    describe,
+)
 
 AS_OF = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 END = dt.datetime(2026, 11, 1, 15, tzinfo=dt.UTC)
@@ -172,6 +186,13 @@ def test_an_event_after_as_of_changes_nothing() -> None:
     # ...while the same event one second earlier does count.
     earlier = build_features(extract([*TIMELINE, ev(2, "plan.changed", 1 / 86400, amount=50.0)]), AS_OF)
     assert earlier.filter(customer_id=2)["plan_value"].item() == 50.0
+
+
+def test_features_from_parquet_match_the_in_memory_ones(tmp_path: Path) -> None:
+    save_extract(extract(), tmp_path)
+    assert build_features_from_parquet(tmp_path, AS_OF).equals(
+        build_features(extract(), AS_OF), null_equal=True
+    )
 
 
 def test_churn_labels_cover_the_same_customers() -> None:

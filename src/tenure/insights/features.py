@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
-from tenure.insights.extract import TimelineExtract
+from tenure.insights.extract import CUSTOMERS_FILE, EVENTS_FILE, TimelineExtract
 
 DAY_US = 86_400_000_000
 
@@ -361,10 +362,27 @@ def _frames(extract: TimelineExtract) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     return events.lazy(), customers.lazy()
 
 
+def collect(plan: pl.LazyFrame) -> pl.DataFrame:
+    """Run a feature plan in bounded memory.
+
+    The plan reads the events four times (totals, unanswered requests, last survey, plan value). With
+    common-subplan elimination on, Polars caches the shared filtered scan whole: 12 GB for 50M events
+    from Parquet. Without it each branch streams its own scan: under 2 GB.
+    """
+    return plan.collect(engine="streaming", optimizations=pl.QueryOptFlags(comm_subplan_elim=False))
+
+
 def build_features(extract: TimelineExtract, as_of: dt.datetime) -> pl.DataFrame:
     """customer_id + one float column per FEATURES entry, one row per customer in the population at `as_of`."""
     events, customers = _frames(extract)
-    return build_features_lazy(events, customers, as_of).collect()
+    return collect(build_features_lazy(events, customers, as_of))
+
+
+def build_features_from_parquet(directory: Path | str, as_of: dt.datetime) -> pl.DataFrame:
+    """The same features straight from an extract saved as Parquet, streamed instead of loaded."""
+    source = Path(directory)
+    events, customers = pl.scan_parquet(source / EVENTS_FILE), pl.scan_parquet(source / CUSTOMERS_FILE)
+    return collect(build_features_lazy(events, customers, as_of))
 
 
 def churn_labels(extract: TimelineExtract, as_of: dt.datetime, horizon_days: int) -> pl.DataFrame:
