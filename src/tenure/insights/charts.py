@@ -71,7 +71,7 @@ def line_chart(
     sx = _scale(min(xs), max(xs), MARGIN_LEFT, WIDTH - MARGIN_RIGHT)
     sy = _scale(low, high, HEIGHT - MARGIN_BOTTOM, MARGIN_TOP)
     parts.append(_y_axis(_nice_ticks(low, high), sy, y_format))
-    parts.append(_x_axis(sorted(set(xs)), sx, x_labels))
+    parts.append(_x_axis(_nice_ticks(min(xs), max(xs), 6), sx, x_labels))
     for index, one in enumerate(series):
         colour = PALETTE[index % len(PALETTE)]
         if one.band:
@@ -94,7 +94,8 @@ def bar_chart(
     """Horizontal bars (label, value, optional low, optional high), e.g. customers kept with an interval."""
     row = 26
     height = MARGIN_TOP + row * max(len(bars), 1) + 8
-    label_width = 230
+    # Room for the longest label at about 6 px a character, within reason.
+    label_width = min(360, max(120, 6 * max((len(label) for label, *_ in bars), default=0) + 12))
     parts = [_open(title, height)]
     if not bars:
         parts.append(_empty(height))
@@ -144,12 +145,11 @@ def _y_axis(ticks: list[float], sy: Callable[[float], float], fmt: Callable[[flo
     return "".join(lines)
 
 
-def _x_axis(xs: list[float], sx: Callable[[float], float], fmt: Callable[[float], str]) -> str:
-    every = max(1, len(xs) // 8)
+def _x_axis(ticks: list[float], sx: Callable[[float], float], fmt: Callable[[float], str]) -> str:
     labels = [
         f'<text x="{sx(x):.1f}" y="{HEIGHT - MARGIN_BOTTOM + 16}" text-anchor="middle" class="tick">'
         f"{escape(fmt(x))}</text>"
-        for x in xs[::every]
+        for x in ticks
     ]
     axis = (
         f'<line x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" y1="{HEIGHT - MARGIN_BOTTOM}" '

@@ -223,6 +223,11 @@ def build_panel(
     first = observation_start(timeline)
     window = window_days * US_PER_DAY
     grid = [] if first is None else month_starts(first + window, as_of_us)
+    if not grid:
+        raise ValueError(
+            f"not enough history for the drivers analysis: it needs events over more than {window_days} days "
+            "before the first month it studies"
+        )
     spans = customer_spans(timeline, as_of, definition or Subscription(), grid)
     ends = [*grid[1:], as_of_us]
     rows = (

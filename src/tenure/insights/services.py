@@ -1,0 +1,70 @@
+"""Writes of the insights app: recompute the retention, drivers and scorecard snapshots."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from tenure.insights import selectors
+from tenure.insights.drivers import find_drivers
+from tenure.insights.extract import TimelineExtract, extract_from_database
+from tenure.insights.models import InsightSnapshot
+from tenure.insights.retention import retention_report
+from tenure.insights.scorecard import practice_scorecard
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOT_KINDS = ("retention", "drivers", "scorecard")
+
+
+@dataclass
+class RefreshResult:
+    computed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def _reports(extract: TimelineExtract, now: dt.datetime) -> dict[str, Callable[[], Any]]:
+    target = selectors.current_target()
+    return {
+        "retention": lambda: retention_report(extract, now, target=target),
+        "drivers": lambda: find_drivers(extract, now),
+        "scorecard": lambda: practice_scorecard(extract, now),
+    }
+
+
+def refresh_snapshots(
+    now: dt.datetime | None = None, extract: TimelineExtract | None = None
+) -> RefreshResult:
+    """Compute every report from one extract of the timeline; store those that succeed, together.
+
+    A report that cannot be computed (too little history, say) keeps its previous snapshot and says why.
+    """
+    now = now or timezone.now()
+    extract = extract if extract is not None else extract_from_database()
+    result = RefreshResult()
+    payloads: dict[str, dict[str, Any]] = {}
+    for kind, compute in _reports(extract, now).items():
+        try:
+            payloads[kind] = compute().to_dict()
+        except ValueError as error:  # the analytics raise ValueError for data they cannot use
+            logger.warning("insights %s not computed: %s", kind, error)
+            result.failed[kind] = str(error)
+    with transaction.atomic():
+        for kind, payload in payloads.items():
+            InsightSnapshot.objects.create(kind=kind, payload=payload)
+            result.computed.append(kind)
+        # Keep the last few of each kind; the pages only read the newest.
+        for kind in payloads:
+            stale = (
+                InsightSnapshot.objects.filter(kind=kind)
+                .order_by("-computed_at", "-pk")
+                .values_list("pk", flat=True)[5:]
+            )
+            InsightSnapshot.objects.filter(pk__in=list(stale)).delete()
+    return result
