@@ -88,8 +88,21 @@ def stage(name: str, times: dict[str, float]) -> Iterator[None]:
 
 
 # --- the synthetic timeline -----------------------------------------------------------------------
-def _customers(rng: np.random.Generator, count: int) -> dict[str, np.ndarray]:
+def _customers(rng: np.random.Generator, current: int) -> dict[str, np.ndarray]:
+    """Customers in joining order until `current` of them are still customers at END; the lost come on top."""
     end_us = int(END.timestamp() * 1_000_000)
+    drawn = int(current * 1.8) + 1000  # about 27% are lost by END; draw plenty, then cut
+    people = _draw_customers(rng, drawn, end_us)
+    alive = np.flatnonzero(~people["is_lost"])
+    if len(alive) < current:
+        raise SystemExit("drew too few current customers; raise the oversampling factor")
+    count = int(alive[current - 1]) + 1
+    people = {name: values[:count] for name, values in people.items()}
+    people["id"] = np.arange(1, count + 1, dtype=np.int64)
+    return people
+
+
+def _draw_customers(rng: np.random.Generator, count: int, end_us: int) -> dict[str, np.ndarray]:
     joined = end_us - rng.integers(DAY_US, HISTORY_DAYS * DAY_US, size=count)
     trouble = np.maximum(0.02, rng.gamma(0.8, 1.25, size=count))  # mean about 1, widely spread
     company = rng.random(count) < 0.1
@@ -98,7 +111,6 @@ def _customers(rng: np.random.Generator, count: int) -> dict[str, np.ndarray]:
     lost = joined + leaves_after.astype(np.int64)
     is_lost = lost < end_us
     return {
-        "id": np.arange(1, count + 1, dtype=np.int64),
         "joined": joined,
         "lost": np.where(is_lost, lost, 0),
         "is_lost": is_lost,
@@ -208,7 +220,10 @@ def _event_chunk(
 
 
 def generate(directory: Path, customers: int, events: int, seed: int) -> None:
-    """Write customers.parquet and events.parquet (exactly `events` rows) into `directory`."""
+    """Write customers.parquet and events.parquet (exactly `events` rows) into `directory`.
+
+    `customers` is how many are still customers at the scoring date (END); those lost before it are extra.
+    """
     from tenure.insights.extract import CUSTOMERS_FILE, CUSTOMERS_SCHEMA, EVENTS_FILE, EVENTS_SCHEMA
 
     rng = np.random.default_rng(seed)
@@ -216,10 +231,10 @@ def generate(directory: Path, customers: int, events: int, seed: int) -> None:
     fixed = 1 + people["is_lost"].astype(np.int64)  # created (+ lost)
     weight = people["activity"] * (people["until"] - people["joined"])
     if events < fixed.sum():
-        raise SystemExit(f"--events must be at least {fixed.sum()} for {customers} customers")
+        raise SystemExit(f"--events must be at least {fixed.sum()} for {len(fixed)} customers")
     rows = fixed + rng.multinomial(events - int(fixed.sum()), weight / weight.sum())
 
-    reasons = rng.integers(0, len(LOSS_REASONS), customers)
+    reasons = rng.integers(0, len(LOSS_REASONS), len(fixed))
     table = pa.table(
         {
             "customer_id": pa.array(people["id"]),
@@ -236,12 +251,15 @@ def generate(directory: Path, customers: int, events: int, seed: int) -> None:
 
     written = 0
     with pq.ParquetWriter(directory / EVENTS_FILE, EVENTS_SCHEMA, compression="zstd") as writer:
-        for start in range(0, customers, CHUNK_CUSTOMERS):
+        for start in range(0, len(fixed), CHUNK_CUSTOMERS):
             part = {name: values[start : start + CHUNK_CUSTOMERS] for name, values in people.items()}
             chunk = _event_chunk(rng, part, rows[start : start + CHUNK_CUSTOMERS], ref_base=written)
             writer.write_table(chunk, row_group_size=1_000_000)
             written += chunk.num_rows
     assert written == events, (written, events)
+    print(
+        f"  generated {len(fixed):,} customers ({int(people['is_lost'].sum()):,} lost before the scoring date)"
+    )
 
 
 def _generate_in_child(directory: Path, customers: int, events: int, seed: int) -> None:
@@ -254,7 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument(
+        "--customers", type=int, default=1_000_000, help="current customers to score (the lost come on top)"
+    )
     parser.add_argument("--events", type=int, default=50_000_000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--data", type=Path, help="directory for the Parquet extract (reused if it is there)")
@@ -269,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     import polars as pl
     from sklearn.metrics import roc_auc_score
 
-    from tenure.insights.extract import EVENTS_FILE, EVENTS_SCHEMA, TimelineExtract, load_extract
+    from tenure.insights.extract import CUSTOMERS_FILE, EVENTS_FILE, EVENTS_SCHEMA, TimelineExtract
     from tenure.insights.features import FEATURE_NAMES, build_features_from_parquet, churn_labels
 
     directory = args.data or Path(tempfile.mkdtemp(prefix="tenure-insights-bench-"))
@@ -293,9 +313,9 @@ def main(argv: list[str] | None = None) -> int:
         size_mb = sum(path.stat().st_size for path in directory.glob("*.parquet")) / 1e6
         print(f"extract: {events_rows:,} events, {size_mb:,.0f} MB of Parquet")
 
-        customers_only = TimelineExtract(
-            events=EVENTS_SCHEMA.empty_table(), customers=load_extract(directory).customers
-        )
+        # Labels need only the customers; loading the events too would hold all 50M rows in memory.
+        customers = pq.read_table(directory / CUSTOMERS_FILE)
+        customers_only = TimelineExtract(events=EVENTS_SCHEMA.empty_table(), customers=customers)
 
         def features(as_of: dt.datetime) -> pl.DataFrame:
             return build_features_from_parquet(directory, as_of)
@@ -347,14 +367,18 @@ def main(argv: list[str] | None = None) -> int:
             probability = booster.predict(matrix, num_threads=THREADS)
             scored = now.select("customer_id").with_columns(churn_probability=probability)
         print(
-            f"scored {scored.height:,} customers (of {args.customers:,}; the rest were lost before "
-            f"{score_date:%Y-%m-%d}); mean probability {scored['churn_probability'].mean():.3f}"
+            f"scored {scored.height:,} current customers at {score_date:%Y-%m-%d}; "
+            f"mean probability {scored['churn_probability'].mean():.3f}"
         )
         feature_time = times["features at scoring date (all)"]
         print(
             f"RESULT features {feature_time:.1f} s + score {times['score everyone (LightGBM predict)']:.1f} s "
             f"for {scored.height:,} customers from {events_rows:,} events; peak RSS {peak_mb():,.0f} MB "
-            f"(generator child peak {peak_mb(resource.RUSAGE_CHILDREN):,.0f} MB)"
+            + (
+                f"(generator child peak {peak_mb(resource.RUSAGE_CHILDREN):,.0f} MB)"
+                if "generate Parquet (child process)" in times
+                else "(extract reused from an earlier run)"
+            )
         )
     finally:
         if args.data is None and not args.keep:
