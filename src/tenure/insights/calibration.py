@@ -33,8 +33,15 @@ def _smoothed_isotonic(s: np.ndarray, y: np.ndarray) -> tuple[list[float], list[
     """
     fitted = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit_transform(s, y)
     steps, position = np.unique(fitted, return_inverse=True)
-    centres = np.bincount(position, weights=s) / np.bincount(position)
-    return [float(v) for v in centres], [float(v) for v in steps]
+    centres = list(np.bincount(position, weights=s) / np.bincount(position))
+    values = list(steps)
+    # Beyond the outer centres, head for (0, 0) and (1, 1) rather than staying flat, so the riskiest (and
+    # safest) customers keep their order instead of all tying on the last step.
+    if centres[0] > 0:
+        centres, values = [0.0, *centres], [0.0, *values]
+    if centres[-1] < 1:
+        centres, values = [*centres, 1.0], [*values, 1.0]
+    return [float(v) for v in centres], [float(v) for v in values]
 
 
 def _isotonic_allowed(y: np.ndarray) -> bool:
