@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             print(
                 f"  model trained here on {cut:,} customers at {train_date:%Y-%m-%d} "
-                f"(label: lost within {horizon} days; churn rate {labelled['churned'].mean():.1%}); "
+                f"(label: lost within {horizon} days; churn rate {np.mean(labelled['churned'].to_numpy()):.1%}); "
                 f"AUC on {check.height:,} held out: {auc:.3f}"
             )
             del train, labelled, sample
@@ -368,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
             scored = now.select("customer_id").with_columns(churn_probability=probability)
         print(
             f"scored {scored.height:,} current customers at {score_date:%Y-%m-%d}; "
-            f"mean probability {scored['churn_probability'].mean():.3f}"
+            f"mean probability {np.mean(probability):.3f}"
         )
         feature_time = times["features at scoring date (all)"]
         print(
