@@ -19,8 +19,6 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
-from tenure.insights.churn import ChurnDataError
-
 logger = logging.getLogger(__name__)
 
 SCORING_HOUR = 2  # 02:00 business time: after the day's events, before anyone opens the at-risk list
@@ -41,6 +39,8 @@ def next_run(after: dt.datetime) -> dt.datetime:
 @task()
 def nightly_scoring() -> dict[str, Any]:
     """Score every customer, then schedule tomorrow's run (also when this one could not score)."""
+    # Imported here so registering the sweeper at start-up does not load LightGBM and scikit-learn.
+    from tenure.insights.churn import ChurnDataError
     from tenure.insights.scoring import score_customers
 
     try:
