@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import betaln, gammaln, hyp2f1, psi
+from scipy.special import betaln, expit, gammaln, hyp2f1, psi
 
 from .clv_common import ArrayLike, FloatArray, check_fit_rfm, check_rfm, fit_log_parameters
 
@@ -23,13 +23,21 @@ NAMES = ("r", "alpha", "a", "b")
 
 
 class _Data:
-    """The customers, grouped by their number of repeat purchases for the x-only terms."""
+    """The customers, split into those without a repeat purchase (only their T matters) and repeat buyers,
+    with the distinct x values for the x-only terms."""
 
     def __init__(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> None:
         self.x, self.t_x, self.T = x, t_x, T
         self.n = self.x.size
         self.ux, self.group = np.unique(self.x, return_inverse=True)
         self.count = np.bincount(self.group, minlength=self.ux.size).astype(np.float64)
+        # Customers without a repeat purchase differ only in T: each distinct T is evaluated once, weighted.
+        # Summaries in whole days have few (everyone who joined on one day shares it).
+        repeat = x > 0
+        self.T_zero, zero_count = np.unique(T[~repeat], return_counts=True)
+        self.count_zero = zero_count.astype(np.float64)
+        self.x_rep, self.tx_rep, self.T_rep = x[repeat], t_x[repeat], T[repeat]
+        self.group_rep = self.group[repeat]
 
 
 def _terms(
@@ -58,29 +66,47 @@ def _terms(
 def _negative_log_likelihood(
     log_params: FloatArray, data: _Data, penalizer: float
 ) -> tuple[float, FloatArray]:
+    """Mean negative log-likelihood and its gradient in log-parameters: the fit's inner loop.
+
+    Per customer ll = lead(x) + alive(x) - (r+x) log(alpha+T) + softplus(d), d = log of the odds of having
+    dropped out after t_x; without a repeat purchase d = -inf, so those customers need one logarithm."""
     params = np.exp(log_params)
     r, alpha, a, b = params
-    ll, w, log_at_T, log_at_tx, _, _ = _terms(params, data)
     ux, count = data.ux, data.count
-    rx = r + data.x
-    w_by_x = np.bincount(data.group, weights=w, minlength=ux.size)
+    pos = ux > 0
+    lead = gammaln(r + ux) - gammaln(r) + r * np.log(alpha)
+    alive_part = betaln(a, b + ux) - betaln(a, b)
+    gap_part = np.zeros_like(ux)
+    gap_part[pos] = betaln(a + 1, b + ux[pos] - 1) - betaln(a, b + ux[pos])
 
-    d_r = np.sum(count * (psi(r + ux) - psi(r) + np.log(alpha))) - np.sum(
-        log_at_T + w * (log_at_tx - log_at_T)
+    log_T0 = np.log(alpha + data.T_zero)
+    log_T = np.log(alpha + data.T_rep)
+    shift = np.log(alpha + data.tx_rep)
+    shift -= log_T  # log((alpha+t_x)/(alpha+T)) <= 0
+    rx = r + data.x_rep
+    d = gap_part[data.group_rep] - rx * shift
+    w = expit(d)
+    c0 = data.count_zero
+    log_likelihood = count @ (lead + alive_part) - r * (c0 @ log_T0) - rx @ log_T + np.logaddexp(0.0, d).sum()
+
+    w_by_x = np.bincount(data.group_rep, weights=w, minlength=ux.size)
+    d_r = count @ (psi(r + ux) - psi(r) + np.log(alpha)) - c0 @ log_T0 - log_T.sum() - w @ shift
+    inv_T = 1.0 / (alpha + data.T_rep)
+    inv_tx = 1.0 / (alpha + data.tx_rep)
+    d_alpha = (
+        data.n * r / alpha - r * (c0 @ (1.0 / (alpha + data.T_zero))) - rx @ (inv_T + w * (inv_tx - inv_T))
     )
-    d_alpha = data.n * r / alpha - np.sum(rx * ((1 - w) / (alpha + data.T) + w / (alpha + data.t_x)))
     common = psi(a + b) - psi(a + b + ux)
     d_alive_a = common
     d_dropped_a = common + 1.0 / a
     d_alive_b = psi(b + ux) - psi(b) + common
     d_dropped_b = np.zeros_like(ux)
-    pos = ux > 0
     d_dropped_b[pos] = psi(b + ux[pos] - 1) - psi(b) + common[pos]
     d_a = np.sum((count - w_by_x) * d_alive_a + w_by_x * d_dropped_a)
     d_b = np.sum((count - w_by_x) * d_alive_b + w_by_x * d_dropped_b)
 
     gradient = np.array([d_r, d_alpha, d_a, d_b]) * params  # chain rule for log-parameters
-    value = -np.sum(ll) / data.n + penalizer * np.sum(params**2)
+    value = -log_likelihood / data.n + penalizer * np.sum(params**2)
     return float(value), -gradient / data.n + 2 * penalizer * params**2
 
 

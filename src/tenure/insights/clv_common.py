@@ -93,7 +93,7 @@ def fit_log_parameters(
     bound = 30.0
     highs = np.log(np.asarray(upper, dtype=np.float64)) if upper is not None else np.full(start.size, bound)
     lows = np.full(start.size, -bound)
-    options: dict[str, Any] = {"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10, "maxls": 50}
+    options: dict[str, Any] = {"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-8, "maxls": 50}
     result = minimize(
         objective,
         start,
