@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import zlib
 
 from django.conf import settings
-from django.db import connections, transaction
 from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
 from tenure.core.reaper import reap_orphaned_tasks
+from tenure.core.scheduling import enqueue_once
 from tenure.core.sweeper import registered_sweepers
 
 logger = logging.getLogger(__name__)
 
-_SCHEDULE_LOCK = zlib.crc32(b"tenure.core.tasks.sweep")
 # A sweep every few seconds is thousands of rows a day; finished ones are kept this long, failed ones always.
 KEEP_FINISHED_SWEEPS = dt.timedelta(hours=1)
 
@@ -53,31 +51,9 @@ def sweep() -> dict[str, int | list[str]]:
     return {**handled, "failed": failed}
 
 
-def _lock_schedule(using: str) -> None:
-    """Serialise sweep scheduling for the rest of the transaction."""
-    connection = connections[using]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEDULE_LOCK])
-    # SQLite: our transactions are IMMEDIATE (see settings), so holding one already excludes other writers.
-
-
 def schedule_sweep(*, at: dt.datetime | None = None, waiting_only: bool = False) -> bool:
-    """Enqueue a sweep to run at `at` (default now) unless one is already pending; True if it did.
-
-    Pending means READY, or also RUNNING unless `waiting_only` (the running sweep itself asks with
-    `waiting_only`, since it is about to finish). The enqueue joins the caller's transaction.
-    """
-    statuses = (
-        [TaskResultStatus.READY] if waiting_only else [TaskResultStatus.READY, TaskResultStatus.RUNNING]
-    )
-    with transaction.atomic():
-        pending = DBTaskResult.objects.filter(task_path=sweep.module_path, status__in=statuses)
-        _lock_schedule(pending.db)
-        if pending.exists():
-            return False
-        sweep.using(run_after=at or timezone.now()).enqueue()
-    return True
+    """Enqueue a sweep to run at `at` (default now) unless one is already pending; True if it did."""
+    return enqueue_once(sweep, run_after=at, waiting_only=waiting_only)
 
 
 def ensure_sweep_scheduled() -> bool:

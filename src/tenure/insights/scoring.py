@@ -42,7 +42,7 @@ UPDATED_FIELDS = [
 ProgressFn = Callable[[str, int, int], None]
 
 
-def _no_progress(stage: str, done: int, total: int) -> None:
+def no_progress(stage: str, done: int, total: int) -> None:
     return None
 
 
@@ -125,7 +125,7 @@ def score_customers(
     *,
     retrain: bool = False,
     extract: TimelineExtract | None = None,
-    progress: ProgressFn = _no_progress,
+    progress: ProgressFn = no_progress,
 ) -> ScoringResult:
     """Write a CustomerScore for every live customer; raises churn.ChurnDataError (changing nothing) when the
     history is too short to train a model."""

@@ -1,4 +1,4 @@
-"""Writes of the insights app: recompute the retention, drivers and scorecard snapshots."""
+"""Writes of the insights app: one run scores every customer and recomputes the report snapshots."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from tenure.insights import selectors
+from tenure.insights.churn import ChurnDataError
 from tenure.insights.drivers import find_drivers
 from tenure.insights.extract import TimelineExtract, extract_from_database
 from tenure.insights.models import InsightSnapshot
 from tenure.insights.retention import retention_report
 from tenure.insights.scorecard import practice_scorecard
+from tenure.insights.scoring import ProgressFn, ScoringResult, no_progress, score_customers
 
 logger = logging.getLogger(__name__)
 
@@ -68,3 +70,40 @@ def refresh_snapshots(
             )
             InsightSnapshot.objects.filter(pk__in=list(stale)).delete()
     return result
+
+
+@dataclass
+class InsightsRun:
+    scoring: ScoringResult | None
+    scoring_skipped: str  # why nobody was scored (too little history), else ""
+    refresh: RefreshResult
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scoring": self.scoring.as_dict() if self.scoring else None,
+            "skipped": self.scoring_skipped,
+            "reports": self.refresh.computed,
+            "reports_failed": self.refresh.failed,
+        }
+
+
+def run_insights(
+    now: dt.datetime | None = None, *, retrain: bool = False, progress: ProgressFn = no_progress
+) -> InsightsRun:
+    """Read the timeline once; score customers and refresh every report from that same extract."""
+    now = now or timezone.now()
+    progress("extract", 0, 1)
+    extract = extract_from_database()
+    progress("extract", 1, 1)
+    try:
+        scoring: ScoringResult | None = score_customers(
+            now, retrain=retrain, extract=extract, progress=progress
+        )
+        skipped = ""
+    except ChurnDataError as error:
+        # Too little history is an expected state for a young install: say so, make up nothing.
+        scoring, skipped = None, str(error)
+    progress("reports", 0, 1)
+    refresh = refresh_snapshots(now, extract)
+    progress("reports", 1, 1)
+    return InsightsRun(scoring=scoring, scoring_skipped=skipped, refresh=refresh)

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import zlib
 from typing import Any
 
-from django.db import connections, transaction
 from django.utils import timezone
-from django_tasks import TaskResultStatus, task
-from django_tasks_db.models import DBTaskResult
+from django_tasks import task
+
+from tenure.core.scheduling import enqueue_once
 
 logger = logging.getLogger(__name__)
 
 SCORING_HOUR = 2  # 02:00 business time: after the day's events, before anyone opens the at-risk list
-_SCHEDULE_LOCK = zlib.crc32(b"tenure.insights.tasks.nightly_scoring")
 
 
 def next_run(after: dt.datetime) -> dt.datetime:
@@ -38,41 +36,22 @@ def next_run(after: dt.datetime) -> dt.datetime:
 
 @task()
 def nightly_scoring() -> dict[str, Any]:
-    """Score every customer, then schedule tomorrow's run (also when this one could not score)."""
+    """Score every customer and refresh the reports, then schedule tomorrow's run (whatever happened)."""
     # Imported here so registering the sweeper at start-up does not load LightGBM and scikit-learn.
-    from tenure.insights.churn import ChurnDataError
-    from tenure.insights.scoring import score_customers
+    from tenure.insights.services import run_insights
 
     try:
-        return score_customers().as_dict()
-    except ChurnDataError as error:
-        # Too little history is an expected state for a young install: say so, make up nothing.
-        logger.info("Nightly scoring skipped: %s", error)
-        return {"skipped": str(error)}
+        outcome = run_insights()
+        if outcome.scoring_skipped:
+            logger.info("Nightly scoring skipped: %s", outcome.scoring_skipped)
+        return outcome.as_dict()
     finally:
         schedule_nightly_scoring(waiting_only=True)
 
 
-def _lock_schedule(using: str) -> None:
-    connection = connections[using]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEDULE_LOCK])
-    # SQLite: transactions are IMMEDIATE (see settings), so holding one already excludes other writers.
-
-
 def schedule_nightly_scoring(*, now: dt.datetime | None = None, waiting_only: bool = False) -> bool:
     """Enqueue the next night's run unless one is pending (READY, or RUNNING unless `waiting_only`)."""
-    statuses = (
-        [TaskResultStatus.READY] if waiting_only else [TaskResultStatus.READY, TaskResultStatus.RUNNING]
-    )
-    with transaction.atomic():
-        pending = DBTaskResult.objects.filter(task_path=nightly_scoring.module_path, status__in=statuses)
-        _lock_schedule(pending.db)
-        if pending.exists():
-            return False
-        nightly_scoring.using(run_after=next_run(now or timezone.now())).enqueue()
-    return True
+    return enqueue_once(nightly_scoring, run_after=next_run(now or timezone.now()), waiting_only=waiting_only)
 
 
 def ensure_nightly_scoring(now: dt.datetime) -> int:

@@ -9,13 +9,14 @@ from django.core.management.base import CommandError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-HELP = "score every live customer now: churn risk with reasons, and customer value"
+HELP = "score every live customer now (churn risk with reasons, customer value) and refresh the reports"
 STAGES = {
     "extract": "Reading the timeline",
     "train": "Training and backtesting a model",
     "features": "Computing features",
     "predict": "Predicting and explaining",
     "write": "Writing scores",
+    "reports": "Retention, drivers and scorecard",
 }
 
 
@@ -26,8 +27,7 @@ def add_arguments(parser: ArgumentParser) -> None:
 
 
 def run(options: dict[str, Any], stdout: Any) -> int:
-    from tenure.insights.churn import ChurnDataError
-    from tenure.insights.scoring import score_customers
+    from tenure.insights.services import run_insights
 
     stdout.ending = ""  # rich writes whole lines itself
     console = Console(file=cast(IO[str], stdout), highlight=False)
@@ -40,10 +40,14 @@ def run(options: dict[str, Any], stdout: Any) -> int:
                 tasks[stage] = progress.add_task(STAGES.get(stage, stage), total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
-        try:
-            result = score_customers(retrain=options.get("retrain", False), progress=report)
-        except ChurnDataError as error:
-            raise CommandError(f"{error} (nothing was changed)") from None
+        outcome = run_insights(retrain=options.get("retrain", False), progress=report)
+    for kind, reason in outcome.refresh.failed.items():
+        console.print(f"The {kind} report was not computed: {reason}")
+    if outcome.refresh.computed:
+        console.print(f"Refreshed the reports: {', '.join(outcome.refresh.computed)}.")
+    result = outcome.scoring
+    if result is None:
+        raise CommandError(f"{outcome.scoring_skipped} (no scores were changed)")
     trained = "trained and activated" if result.trained else "using"
     console.print(f"Scored {result.scored:,} customers, {trained} churn model v{result.model_version}.")
     if result.removed:
