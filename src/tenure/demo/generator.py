@@ -62,7 +62,7 @@ class DemoSummary:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _no_progress(stage: str, done: int, total: int) -> None:
+def no_progress(stage: str, done: int, total: int) -> None:
     return None
 
 
@@ -92,7 +92,7 @@ def build_company(
     months: int = 18,
     reset: bool = False,
     end: dt.datetime | None = None,
-    progress: ProgressFn = _no_progress,
+    progress: ProgressFn = no_progress,
 ) -> DemoSummary:
     """Build the demo company unless the same one is already there; `reset` rebuilds it."""
     marker = existing_demo()
