@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
 from tenure.customers.models import Lifecycle
 from tenure.customers.services import create_customer
 from tenure.insights.actions import next_best_action
-from tenure.insights.models import CustomerScore
+from tenure.insights.models import CustomerScore, RetentionTarget
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +80,20 @@ def test_next_best_action_follows_the_top_reason(feature: str, expected: str) ->
 def test_no_action_for_low_risk_without_reasons() -> None:
     assert next_best_action(0.1, []) == ""
     assert next_best_action(None, []) == ""
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"baseline_annual_churn": 32, "target_annual_churn": 0.05}, "baseline_annual_churn"),
+        (
+            {"baseline_annual_churn": 0.32, "target_annual_churn": 0.05, "target_date": "2025-01-01"},
+            "target_date",
+        ),
+    ],
+)
+def test_a_target_that_makes_no_sense_is_refused(fields: dict[str, object], field: str) -> None:
+    values = {"start_date": dt.date(2026, 1, 1), "target_date": dt.date(2028, 1, 1)} | fields
+    with pytest.raises(ValidationError) as error:
+        RetentionTarget(**values).full_clean()
+    assert field in error.value.message_dict

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -72,3 +73,14 @@ class RetentionTarget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.baseline_annual_churn:.0%} -> {self.target_annual_churn:.0%} by {self.target_date}"
+
+    def clean(self) -> None:
+        errors = {}
+        for name in ("baseline_annual_churn", "target_annual_churn"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 1:
+                errors[name] = "a share of customers a year, between 0 and 1 (0.3 for 30%)"
+        if self.start_date and self.target_date and self.target_date <= self.start_date:
+            errors["target_date"] = "must be after the start date"
+        if errors:
+            raise ValidationError(errors)
