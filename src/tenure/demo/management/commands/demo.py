@@ -17,6 +17,8 @@ from rich.table import Table
 from tenure.demo.generator import DemoConflict, DemoSummary, build_company
 from tenure.demo.runner import serve
 from tenure.demo.staff import BUSINESS_TIME_ZONE
+from tenure.insights.models import InsightSnapshot
+from tenure.insights.tasks import nightly_scoring
 
 STAGES = {
     "simulate": "Simulating 18 months",
@@ -74,6 +76,8 @@ class Command(BaseCommand):
             self.print_logins(console, summary, None)
             return
 
+        if not options["no_worker"]:
+            self.queue_insights(console)
         # The demo company keeps office hours in its own zone; show its pages in that zone too.
         os.environ.setdefault("TENURE_TIME_ZONE", BUSINESS_TIME_ZONE)
 
@@ -85,6 +89,15 @@ class Command(BaseCommand):
                      with_worker=not options["no_worker"])  # fmt: skip
         if code:
             raise CommandError("the demo server stopped with an error")
+
+    def queue_insights(self, console: Console) -> None:
+        """Score the company and compute the retention reports in the worker, so pages answer at once."""
+        if InsightSnapshot.objects.exists():
+            return
+        nightly_scoring.enqueue()
+        console.print(
+            "Retention insights are being computed by the worker; /insights/ fills in within a few minutes."
+        )
 
     def migrate(self, console: Console) -> None:
         executor = MigrationExecutor(connection)
