@@ -18,7 +18,8 @@ RULES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("nps", "csat", "survey"), "Manager call to hear what went wrong"),
     (("contact", "silence", "recency", "days_since"), "Enroll in the stay-in-touch journey"),
 )
-HIGH_RISK = 0.5
+# A one-in-five chance of leaving within the model's horizon (90 days) is already high for a service business.
+HIGH_RISK = 0.2
 DEFAULT_ACTION = "Call to check in"
 
 

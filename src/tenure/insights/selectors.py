@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet, Sum
 
 from tenure.customers.models import Lifecycle
+from tenure.insights.actions import HIGH_RISK
 from tenure.insights.models import ChurnModel, CustomerScore, InsightSnapshot, RetentionTarget
 
 
@@ -33,7 +34,7 @@ class RiskSummary:
     value_at_risk: float
 
 
-def risk_summary(threshold: float = 0.5) -> RiskSummary:
+def risk_summary(threshold: float = HIGH_RISK) -> RiskSummary:
     live = at_risk()
     totals = live.aggregate(
         scored=Count("pk"),

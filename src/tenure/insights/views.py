@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 
 from tenure.core.access import staff_page
 from tenure.insights import dashboard, selectors
+from tenure.insights.actions import HIGH_RISK
 
 AT_RISK_PAGE = 50
 
@@ -23,9 +24,9 @@ def dashboard_page(request: HttpRequest) -> HttpResponse:
 @staff_page("insights.view_insights", "customers.view_customer")
 def at_risk_page(request: HttpRequest) -> HttpResponse:
     try:
-        min_probability = min(max(float(request.GET.get("min", "0.5")), 0.0), 1.0)
+        min_probability = min(max(float(request.GET.get("min", HIGH_RISK)), 0.0), 1.0)
     except ValueError:
-        min_probability = 0.5
+        min_probability = HIGH_RISK
     search = request.GET.get("q", "")[:200]
     page = Paginator(
         selectors.at_risk(min_probability=min_probability, search=search), AT_RISK_PAGE
