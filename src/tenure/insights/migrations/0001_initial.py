@@ -5,72 +5,106 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0001_initial'),
+        ("customers", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ChurnModel',
+            name="ChurnModel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField(unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('algorithm', models.CharField(max_length=50)),
-                ('model_text', models.TextField()),
-                ('calibration', models.JSONField(default=dict)),
-                ('features', models.JSONField(default=list)),
-                ('metrics', models.JSONField(default=dict)),
-                ('training', models.JSONField(default=dict)),
-                ('is_active', models.BooleanField(default=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("algorithm", models.CharField(max_length=50)),
+                ("model_text", models.TextField()),
+                ("calibration", models.JSONField(default=dict)),
+                ("features", models.JSONField(default=list)),
+                ("metrics", models.JSONField(default=dict)),
+                ("training", models.JSONField(default=dict)),
+                ("is_active", models.BooleanField(default=False)),
             ],
             options={
-                'ordering': ['-version'],
+                "ordering": ["-version"],
             },
         ),
         migrations.CreateModel(
-            name='InsightSnapshot',
+            name="InsightSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(db_index=True, max_length=50)),
-                ('computed_at', models.DateTimeField(auto_now_add=True)),
-                ('payload', models.JSONField(default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(db_index=True, max_length=50)),
+                ("computed_at", models.DateTimeField(auto_now_add=True)),
+                ("payload", models.JSONField(default=dict)),
             ],
             options={
-                'ordering': ['-computed_at'],
-                'permissions': [('view_insights', 'Can see the retention dashboard and reports')],
+                "ordering": ["-computed_at"],
+                "permissions": [("view_insights", "Can see the retention dashboard and reports")],
             },
         ),
         migrations.CreateModel(
-            name='RetentionTarget',
+            name="RetentionTarget",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('baseline_annual_churn', models.FloatField()),
-                ('target_annual_churn', models.FloatField()),
-                ('start_date', models.DateField()),
-                ('target_date', models.DateField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("baseline_annual_churn", models.FloatField()),
+                ("target_annual_churn", models.FloatField()),
+                ("start_date", models.DateField()),
+                ("target_date", models.DateField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='CustomerScore',
+            name="CustomerScore",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('churn_probability', models.FloatField(blank=True, db_index=True, null=True)),
-                ('reasons', models.JSONField(blank=True, default=list)),
-                ('p_alive', models.FloatField(blank=True, null=True)),
-                ('expected_purchases_12m', models.FloatField(blank=True, null=True)),
-                ('expected_value_12m', models.FloatField(blank=True, null=True)),
-                ('next_best_action', models.CharField(blank=True, default='', max_length=200)),
-                ('scored_at', models.DateTimeField()),
-                ('customer', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='score', to='customers.customer')),
-                ('model', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='insights.churnmodel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("churn_probability", models.FloatField(blank=True, db_index=True, null=True)),
+                ("reasons", models.JSONField(blank=True, default=list)),
+                ("p_alive", models.FloatField(blank=True, null=True)),
+                ("expected_purchases_12m", models.FloatField(blank=True, null=True)),
+                ("expected_value_12m", models.FloatField(blank=True, null=True)),
+                ("next_best_action", models.CharField(blank=True, default="", max_length=200)),
+                ("scored_at", models.DateTimeField()),
+                (
+                    "customer",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="score",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "model",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="insights.churnmodel",
+                    ),
+                ),
             ],
         ),
     ]
