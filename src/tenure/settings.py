@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "tenure.core",
     "tenure.customers",
+    "tenure.helpdesk",
     "tenure.insights",
     "tenure.demo",
 ]

@@ -1,0 +1,1 @@
+"""Help desk: requests, their triage, SLA clocks and assignment."""

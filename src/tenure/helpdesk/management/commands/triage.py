@@ -1,0 +1,64 @@
+"""`tenure triage evaluate --train A.csv --test B.csv`: check the triage classifier on your own labelled data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from tenure.helpdesk.triage.classifier import DEFAULT_THRESHOLD, TriageClassifier, TriageModelError
+from tenure.helpdesk.triage.dataset import DatasetError, read_labelled_csv
+from tenure.helpdesk.triage.metrics import scores
+
+
+class Command(BaseCommand):
+    help = "Triage classifier tools. `evaluate`: train a fresh classifier on one CSV, score it on another."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        actions = parser.add_subparsers(dest="action", required=True)
+        evaluate = actions.add_parser(
+            "evaluate",
+            help="train on --train, print accuracy and macro-F1 on --test as one JSON line",
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
+        evaluate.add_argument("--train", required=True, help="CSV with columns text,label (UTF-8)")
+        evaluate.add_argument("--test", required=True, help="CSV with columns text,label (UTF-8)")
+        evaluate.add_argument(
+            "--threshold",
+            type=float,
+            default=DEFAULT_THRESHOLD,
+            help="confidence below which a request would go to the triage queue",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "evaluate":
+            self.evaluate(options["train"], options["test"], options["threshold"])
+
+    def evaluate(self, train_path: str, test_path: str, threshold: float) -> None:
+        if not 0.0 <= threshold <= 1.0:
+            raise CommandError(f"--threshold must be between 0 and 1, got {threshold}")
+        try:
+            train = read_labelled_csv(train_path)
+            test = read_labelled_csv(test_path)
+            model = TriageClassifier.train(train.texts, train.labels, threshold=threshold)
+        except (DatasetError, TriageModelError) as error:
+            raise CommandError(str(error)) from None
+        predictions = model.predict(test.texts)
+        guessed = [p.best_guess for p in predictions]
+        answered = [
+            (t, p.label) for t, p in zip(test.labels, predictions, strict=True) if p.label is not None
+        ]
+        result: dict[str, Any] = {
+            **scores(test.labels, guessed),
+            "train_rows": len(train.texts),
+            "test_rows": len(test.texts),
+            "labels": len(model.classes),
+            "threshold": threshold,
+            "abstention_rate": 1 - len(answered) / len(test.texts),
+            "accuracy_when_answered": (
+                sum(t == p for t, p in answered) / len(answered) if answered else None
+            ),
+        }
+        self.stdout.write(json.dumps(result))

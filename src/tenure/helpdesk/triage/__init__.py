@@ -1,0 +1,1 @@
+"""Triage: route a request to a department from its text (sentence embeddings + a linear classifier)."""
