@@ -9,6 +9,8 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from tenure.core.outbox.delivery import register as register_outbox_sweeper
         from tenure.core.roles import ensure_roles
 
         post_migrate.connect(ensure_roles, dispatch_uid="tenure.core.ensure_roles")
+        register_outbox_sweeper()

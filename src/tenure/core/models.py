@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from tenure.core.outbox_models import OutboundMessage  # noqa: F401
+
 
 class Channel(models.TextChoices):
     EMAIL = "email", "E-mail"

@@ -1,0 +1,66 @@
+"""The outbox table: one row per message to a customer, written in the transaction that decided to send it."""
+
+from __future__ import annotations
+
+from django.db import models
+
+TRANSACTIONAL = "transactional"
+
+
+class MessageChannel(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    SMS = "sms", "SMS"
+    CHAT = "chat", "Chat"
+    PORTAL = "portal", "Portal"
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    DEFERRED = "deferred", "Deferred"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    SUPPRESSED = "suppressed", "Suppressed"
+
+
+class OutboundMessage(models.Model):
+    """A message on its way to a customer.
+
+    `send_after` is the timer column the outbox sweeper acts on: when to try (queued/deferred), or
+    when a claim on a `sending` row expires and the row is tried again. Null once the row is final.
+    """
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="messages")
+    channel = models.CharField(max_length=10, choices=MessageChannel.choices)
+    # "transactional" or a customers.Purpose value; only the latter count against caps and opt-outs.
+    purpose = models.CharField(max_length=32)
+    template = models.CharField(max_length=200, blank=True, default="")
+    subject = models.CharField(max_length=300, blank=True, default="")
+    body = models.TextField()
+    # Where it goes; filled from the customer's identities at send time when left blank.
+    recipient = models.CharField(max_length=254, blank=True, default="")
+    # The Message-ID this one answers, for e-mail threading.
+    in_reply_to = models.CharField(max_length=300, blank=True, default="")
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    status = models.CharField(
+        max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    provider_id = models.CharField(max_length=300, blank=True, default="")
+    send_after = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "status", "sent_at"], name="outbox_customer_sent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to customer {self.customer_id}: {self.status}"
+
+    @property
+    def is_transactional(self) -> bool:
+        return self.purpose == TRANSACTIONAL
