@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 import pytest
 from aiosmtpd.controller import Controller
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
@@ -439,3 +439,38 @@ def test_a_real_worker_delivers_queued_mail_through_the_sweep(
     message.refresh_from_db()
     assert message.status == "sent", worker.output()
     assert [m["Message-ID"] for m in mailbox.messages] == [message_id_for("via-worker", "shop.example")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sweepers_at_once_send_each_message_once_and_keep_the_cap(
+    mailbox: Mailbox, settings: SettingsWrapper
+) -> None:
+    settings.TENURE_OUTBOX_BATCH_SIZE = 2
+    customer = customer_with(("email", "ada@customer.example"))
+    for n in range(6):
+        queue(customer, f"touch-{n}", subject=f"Touch {n}")
+    for n in range(4):
+        queue(customer, f"receipt-{n}", purpose="transactional", subject=f"Receipt {n}")
+    now = timezone.now()
+    errors: list[BaseException] = []
+
+    def sweep_until_idle() -> None:
+        try:
+            while deliver_due(now):
+                pass
+        except BaseException as error:  # the assertion below reports it
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep_until_idle) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    subjects = sorted(m["Subject"] for m in mailbox.messages)
+    assert len(subjects) == len(set(subjects)) == 7
+    assert sum(subject.startswith("Touch") for subject in subjects) == 3
+    assert OutboundMessage.objects.filter(status="deferred").count() == 3

@@ -191,7 +191,10 @@ def deliver_due(now: dt.datetime) -> int:
             now,
             limit=config.batch_size,
         )
-        customers = Customer.objects.in_bulk({message.customer_id for message in due})
+        # Locking the customers serialises claims per customer across workers, so two workers cannot both
+        # fit a message under the weekly cap. NO KEY UPDATE does not block inserts that reference them.
+        locked = Customer.objects.select_for_update(no_key=True).filter(pk__in={m.customer_id for m in due})
+        customers = {customer.pk: customer for customer in locked.order_by("pk")}
         claimed = [message for message in due if _claim(message, customers[message.customer_id], now, config)]
     adapters: dict[str, Adapter] = {}
     try:
