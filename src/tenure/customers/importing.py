@@ -26,6 +26,7 @@ with `all_or_nothing` any error means nothing is written (one transaction for th
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,15 +170,7 @@ def _run(
 
 def _batch_scope(report: ImportReport) -> Any:
     # In all-or-nothing mode the whole import is already one transaction.
-    return transaction.atomic() if not report.all_or_nothing else _NoScope()
-
-
-class _NoScope:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+    return transaction.atomic() if not report.all_or_nothing else contextlib.nullcontext()
 
 
 def import_customers(

@@ -13,7 +13,7 @@ failed build leaves nothing behind and a finished one is never written twice.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -23,6 +23,7 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 
 from tenure.core.models import AuditLog, BusinessCalendar, Event, Holiday, Team
+from tenure.core.progress import ProgressFn, no_progress
 from tenure.customers.models import ContactPerson, Customer, Identity, Tag
 from tenure.customers.services import lapse_due
 from tenure.demo.history import DemoData, simulate
@@ -34,7 +35,6 @@ BUILT, RESET = "demo.built", "demo.reset"
 BATCH = 2000
 
 # progress(stage, done, total): called as each stage moves on; `total` stays fixed for a stage.
-ProgressFn = Callable[[str, int, int], None]
 T = TypeVar("T")
 
 
@@ -60,10 +60,6 @@ class DemoSummary:
     shape: DemoShape
     built_at: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def no_progress(stage: str, done: int, total: int) -> None:
-    return None
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -9,7 +9,7 @@ leaves the previous scores and models exactly as they were.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ import polars as pl
 from django.db import transaction
 from django.utils import timezone
 
+from tenure.core.progress import ProgressFn, no_progress
 from tenure.customers.models import Customer
 from tenure.insights import churn
 from tenure.insights.actions import next_best_action
@@ -39,11 +40,6 @@ UPDATED_FIELDS = [
     "scored_at",
 ]
 # progress(stage, done, total)
-ProgressFn = Callable[[str, int, int], None]
-
-
-def no_progress(stage: str, done: int, total: int) -> None:
-    return None
 
 
 @dataclass

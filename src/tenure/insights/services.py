@@ -11,6 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from tenure.core.progress import ProgressFn, no_progress
 from tenure.insights import selectors
 from tenure.insights.churn import ChurnDataError
 from tenure.insights.drivers import find_drivers
@@ -18,7 +19,7 @@ from tenure.insights.extract import TimelineExtract, extract_from_database
 from tenure.insights.models import InsightSnapshot
 from tenure.insights.retention import retention_report
 from tenure.insights.scorecard import practice_scorecard
-from tenure.insights.scoring import ProgressFn, ScoringResult, no_progress, score_customers
+from tenure.insights.scoring import ScoringResult, score_customers
 
 logger = logging.getLogger(__name__)
 
