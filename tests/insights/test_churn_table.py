@@ -10,8 +10,9 @@ import pytest
 
 from tenure.insights.flat import NotEnoughData, evaluate_table
 from tenure.insights.tabular import TableError, read_table, type_columns
+from tests.shared_data import shared_data_dir
 
-TELCO = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "churn" / "telco_wa_churn.csv"
+TELCO = shared_data_dir() / "churn" / "telco_wa_churn.csv"
 
 
 def _synthetic(rows: int, seed: int = 0) -> pl.DataFrame:

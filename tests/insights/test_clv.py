@@ -4,7 +4,6 @@ summary from a timeline extract, predictions, CLV and bad input."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -27,8 +26,9 @@ from tenure.insights.clv import (
 )
 from tenure.insights.clv_cdnow import CALIBRATION_END, read_cdnow_sample
 from tenure.insights.extract import CUSTOMERS_SCHEMA, EVENTS_SCHEMA, TimelineExtract
+from tests.shared_data import shared_data_dir
 
-CDNOW = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cdnow"
+CDNOW = shared_data_dir() / "cdnow"
 UTC = dt.UTC
 
 
