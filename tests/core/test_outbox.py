@@ -474,3 +474,22 @@ def test_two_sweepers_at_once_send_each_message_once_and_keep_the_cap(
     assert len(subjects) == len(set(subjects)) == 7
     assert sum(subject.startswith("Touch") for subject in subjects) == 3
     assert OutboundMessage.objects.filter(status="deferred").count() == 3
+
+
+@pytest.mark.django_db
+def test_a_proactive_message_waiting_to_retry_still_counts_toward_the_cap(
+    mailbox: Mailbox, settings: SettingsWrapper
+) -> None:
+    """Its first try may have reached the customer before the connection failed."""
+    settings.TENURE_PROACTIVE_CAP_PER_WEEK = 1
+    customer = customer_with(("email", "ada@customer.example"))
+    tried = queue(customer, "touch-0", subject="Touch 0")
+    OutboundMessage.objects.filter(pk=tried.pk).update(
+        attempts=1, send_after=timezone.now() + dt.timedelta(hours=1), last_error="connection reset"
+    )
+    later = queue(customer, "touch-1", subject="Touch 1")
+
+    deliver_due(timezone.now())
+
+    assert OutboundMessage.objects.get(pk=later.pk).status == "deferred"
+    assert mailbox.messages == []

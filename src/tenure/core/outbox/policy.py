@@ -7,6 +7,7 @@ import zoneinfo
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Q
 
 from tenure.core.models import Event
 from tenure.core.outbox_models import MessageChannel, MessageStatus, OutboundMessage
@@ -68,7 +69,11 @@ def cap_release_at(message: OutboundMessage, now: dt.datetime, cap: int) -> dt.d
     )
     recent = proactive.filter(status=MessageStatus.SENT, sent_at__gt=now - CAP_WINDOW)
     sent = sorted(at for at in recent.values_list("sent_at", flat=True) if at is not None)
-    in_flight = proactive.filter(status=MessageStatus.SENDING).exclude(pk=message.pk).count()
+    # A message being sent, or tried before and waiting to retry, may already have reached the customer.
+    maybe_delivered = Q(status=MessageStatus.SENDING) | Q(
+        status__in=[MessageStatus.QUEUED, MessageStatus.DEFERRED], attempts__gt=0
+    )
+    in_flight = proactive.filter(maybe_delivered).exclude(pk=message.pk).count()
     over = len(sent) + in_flight - cap
     if over < 0:
         return None
