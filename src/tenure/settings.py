@@ -64,7 +64,11 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "tenure.core",
     "tenure.customers",
+    "tenure.inbox",
     "tenure.helpdesk",
+    "tenure.journeys",
+    "tenure.field",
+    "tenure.surveys",
     "tenure.insights",
     "tenure.demo",
 ]

@@ -11,6 +11,11 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("customers/", include("tenure.customers.urls")),
     path("insights/", include("tenure.insights.urls")),
+    path("inbox/", include("tenure.inbox.urls")),
+    path("helpdesk/", include("tenure.helpdesk.urls")),
+    path("journeys/", include("tenure.journeys.urls")),
+    path("field/", include("tenure.field.urls")),
+    path("surveys/", include("tenure.surveys.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]
