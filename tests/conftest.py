@@ -48,3 +48,6 @@ def token_for(make_staff: Callable[..., User]) -> Callable[[str], str]:
         return secret
 
     return make
+
+
+from tests.loopback import smtp_server  # noqa: E402, F401 - a fixture for every test folder

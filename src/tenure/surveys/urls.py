@@ -1,5 +1,7 @@
 from django.urls import path
 
+from tenure.surveys import views
+
 app_name = "surveys"
 
-urlpatterns: list = []
+urlpatterns = [path("a/<str:token>/", views.answer_page, name="answer")]

@@ -1,0 +1,52 @@
+"""Real servers on loopback for tests: an SMTP server (aiosmtpd) that keeps what it receives."""
+
+from __future__ import annotations
+
+import email
+import email.message
+import email.policy
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from pytest_django.fixtures import Settings as SettingsWrapper
+
+SENDER = "care@shop.example"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ReceivedMail:
+    """An aiosmtpd handler that keeps every message it accepts, parsed."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(parsed, email.message.EmailMessage)
+        self.messages.append(parsed)
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[email.message.EmailMessage]:
+        return [message for message in self.messages if address in str(message["To"])]
+
+
+@pytest.fixture
+def smtp_server(settings: SettingsWrapper) -> Iterator[ReceivedMail]:
+    """A running SMTP server on loopback; the outbox is pointed at it."""
+    handler = ReceivedMail()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.TENURE_EMAIL_HOST = "127.0.0.1"
+    settings.TENURE_EMAIL_PORT = port
+    settings.TENURE_EMAIL_FROM = SENDER
+    yield handler
+    controller.stop()
