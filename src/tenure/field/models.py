@@ -109,6 +109,8 @@ class DayPlan(models.Model):
     # Bumped on every change of the stop order, so a planner can tell its input went stale.
     version = models.PositiveIntegerField(default=0)
     optimised_at = models.DateTimeField(null=True, blank=True)
+    # Timer: when the sweeper next re-predicts this route while its day is under way (null: not needed).
+    check_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -152,8 +154,10 @@ class Appointment(models.Model):
     window_start = models.DateTimeField(null=True, blank=True)
     window_end = models.DateTimeField(null=True, blank=True)
     promised_at = models.DateTimeField(null=True, blank=True)
-    # The predicted chance of arriving inside the window when it was promised.
+    # The predicted chance of arriving by `window_end` when it was promised, and the predicted arrival
+    # quantiles then (minutes after window_start at windows.PROMISE_LEVELS): calibration scores them.
     promised_coverage = models.FloatField(null=True, blank=True)
+    promise_quantiles = models.JSONField(default=list, blank=True)
 
     # The plan: whose route, where on it, when the plan expects arrival and for how long.
     technician = models.ForeignKey(
@@ -248,8 +252,9 @@ class WindowCalibration(models.Model):
 
     travel_log_bias = models.FloatField(default=0.0)
     travel_log_sigma = models.FloatField(default=0.25)
-    # Spread multiplier for the arrival distribution learned from past promise errors (1 = as modelled).
-    spread = models.FloatField(default=1.0)
+    # The modelled P(arrival <= window end) a window needs so that, judged by past promises, the
+    # stated coverage holds (split-conformal on the predicted CDF at the actual arrivals).
+    model_level = models.FloatField(default=0.9)
     target_coverage = models.FloatField(default=0.9)
     observed_coverage = models.FloatField(null=True, blank=True)
     samples = models.PositiveIntegerField(default=0)
