@@ -63,6 +63,8 @@ def main() -> None:
     from tenure.field.routing.solomon import read_solomon, solve_solomon
 
     data = args.data or default_data()
+    if not (data / "bks.csv").is_file() or not (data / "solomon").is_dir():
+        parser.error(f"{data} does not hold bks.csv and solomon/ (pass --data)")
     bks = best_known(data / "bks.csv")
     files = sorted((data / "solomon").glob("*.txt"))
     if args.instances:
