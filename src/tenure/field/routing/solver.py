@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyvrp
@@ -76,7 +77,7 @@ def _build(workers: Sequence[Worker], jobs: Sequence[Job], travel: TravelMatrix)
     keys = [_profile_key(w, pinned_owners) for w in workers]
     profiles = list(dict.fromkeys(keys))
     job_offset = 2 * len(workers)
-    matrices = []
+    matrices: list[Any] = []  # PyVRP's stubs want ndarray[int], which numpy's own types never are
     for skills, private in profiles:
         matrix = base.copy()
         for j, job in enumerate(jobs):
@@ -145,11 +146,13 @@ def _initial(
     taken: set[int] = set()
     routes = []
     for index, worker in enumerate(workers):
-        visits = []
+        visits: list[int] = []
         for key in current.get(worker.key, ()):
             client = client_of_job.get(key)
-            job = model.jobs[client] if client is not None else None
-            if job is None or client in taken or skills_missing(worker, job):
+            if client is None or client in taken:
+                continue
+            job = model.jobs[client]
+            if skills_missing(worker, job):
                 continue
             if job.pinned_to is not None and job.pinned_to != worker.key:
                 continue
