@@ -1,0 +1,290 @@
+"""The step runner: the sweeper that walks due enrollments through their journeys.
+
+One transaction per batch: claim due enrollments (`SKIP LOCKED` on PostgreSQL), run their steps up
+to the next wait, queue messages in the outbox with a key derived from (enrollment, step), write one
+`StepRun` per step, and move `next_step_at` on. A crash rolls the whole batch back, so every step of
+it runs again from the start; the unique `StepRun` and the outbox key make sure nothing runs twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from tenure.core.outbox import policy
+from tenure.core.outbox.services import queue_message
+from tenure.core.outbox_models import MessageChannel
+from tenure.core.services import record_event
+from tenure.core.sweeper import claim_due
+from tenure.customers.models import Customer, Identity
+from tenure.customers.services import update_customer
+from tenure.journeys.conditions import Subject, all_hold
+from tenure.journeys.definition import END, parse_clock, parse_duration
+from tenure.journeys.models import (
+    Enrollment,
+    EnrollmentState,
+    Journey,
+    MessageTemplate,
+    StepRun,
+    StepStatus,
+    Task,
+)
+from tenure.journeys.rendering import RenderError, render, template_context
+
+EVENT_SOURCE = "journeys"
+REACHABLE_IDENTITIES = tuple(policy.IDENTITY_FOR_CHANNEL.values())
+UPDATED_FIELDS = ["position", "next_step_at", "state", "finished_at", "reason", "context"]
+
+
+def batch_size() -> int:
+    return int(getattr(settings, "TENURE_JOURNEY_BATCH_SIZE", 500))
+
+
+def sweep_budget() -> float:
+    """Seconds one sweep keeps taking batches before it lets the other sweepers run."""
+    return float(getattr(settings, "TENURE_JOURNEY_SWEEP_SECONDS", 20))
+
+
+class StepFailed(Exception):
+    pass
+
+
+@dataclass
+class Batch:
+    """Everything a batch of enrollments needs, loaded with a handful of queries."""
+
+    now: dt.datetime
+    journeys: dict[int, Journey]
+    customers: dict[int, Customer]
+    templates: dict[tuple[str, str], MessageTemplate]
+    reachable: dict[int, set[str]]
+    ran: set[tuple[int, str]]
+    runs: list[StepRun] = field(default_factory=list)
+    tasks: list[Task] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, enrollments: list[Enrollment], now: dt.datetime) -> Batch:
+        journeys = Journey.objects.in_bulk({e.journey_id for e in enrollments})
+        customers = Customer.objects.select_related("assigned_rep").in_bulk(
+            {e.customer_id for e in enrollments}
+        )
+        keys = {s["template"] for j in journeys.values() for s in j.steps if s.get("type") == "send"}
+        templates = {(t.key, t.language): t for t in MessageTemplate.objects.filter(key__in=keys)}
+        reachable: dict[int, set[str]] = defaultdict(set)
+        for customer_id, channel in Identity.objects.filter(
+            customer_id__in=customers, channel__in=REACHABLE_IDENTITIES
+        ).values_list("customer_id", "channel"):
+            reachable[customer_id].add(channel)
+        ran = set(StepRun.objects.filter(enrollment__in=enrollments).values_list("enrollment_id", "step_id"))
+        return cls(now, journeys, customers, templates, reachable, ran)
+
+    def template(self, key: str, language: str) -> MessageTemplate | None:
+        default = settings.LANGUAGE_CODE.split("-")[0]
+        for lang in (language, language.split("-")[0], default, "en"):
+            if (found := self.templates.get((key, lang))) is not None:
+                return found
+        return next((t for (k, _), t in sorted(self.templates.items()) if k == key), None)
+
+
+def _next_local_time(after: dt.datetime, clock: dt.time, customer: Customer) -> dt.datetime:
+    zone = policy.customer_zone(customer)
+    local = after.astimezone(zone)
+    candidate = dt.datetime.combine(local.date(), clock, tzinfo=zone)
+    if candidate.astimezone(dt.UTC) < after:
+        candidate = dt.datetime.combine(local.date() + dt.timedelta(days=1), clock, tzinfo=zone)
+    return candidate.astimezone(dt.UTC)
+
+
+def _channel(step: dict[str, Any], customer: Customer, reachable: set[str]) -> str:
+    wanted = step.get("channel", "preferred")
+    if wanted == MessageChannel.PORTAL:
+        return wanted
+    if wanted == "preferred":
+        wanted = policy.CHANNEL_FOR_PREFERENCE.get(customer.preferred_channel, MessageChannel.EMAIL)
+    if not reachable:
+        raise StepFailed("no reachable channel: the customer has no e-mail address, phone number or chat")
+    if policy.IDENTITY_FOR_CHANNEL[wanted] in reachable:
+        return wanted
+    # The outbox falls back at send time too; picking a reachable one now keeps the record honest.
+    return next(c for c in policy.FALLBACK_ORDER if policy.IDENTITY_FOR_CHANNEL[c] in reachable)
+
+
+def _send(enrollment: Enrollment, step: dict[str, Any], batch: Batch) -> tuple[str, Any]:
+    journey = batch.journeys[enrollment.journey_id]
+    customer = batch.customers[enrollment.customer_id]
+    template = batch.template(step["template"], customer.language)
+    if template is None:
+        raise StepFailed(f"there is no message template {step['template']!r}")
+    channel = _channel(step, customer, batch.reachable.get(customer.pk, set()))
+    values = template_context(customer, enrollment.context, journey.name)
+    try:
+        subject = render(template.subject, values) if template.subject else ""
+        body = render(template.body, values)
+    except RenderError as error:
+        raise StepFailed(f"template {template.key} ({template.language}): {error}") from None
+    message = queue_message(
+        customer=customer,
+        channel=channel,
+        purpose=journey.purpose,
+        subject=subject,
+        body=body,
+        template=f"{template.key}:{template.language}",
+        idempotency_key=f"journey:{enrollment.pk}:{step['id']}",
+    )
+    return f"queued on {channel}", message
+
+
+def _task(enrollment: Enrollment, step: dict[str, Any], batch: Batch) -> str:
+    customer = batch.customers[enrollment.customer_id]
+    due = batch.now + parse_duration(step.get("due", "0d"))
+    batch.tasks.append(
+        Task(
+            customer=customer,
+            enrollment=enrollment,
+            title=step["title"],
+            notes=step.get("notes", ""),
+            owner=customer.assigned_rep,
+            due_at=due,
+        )
+    )
+    return f"task for {customer.assigned_rep or 'the team'} due {due:%Y-%m-%d %H:%M}"
+
+
+def _set_field(enrollment: Enrollment, step: dict[str, Any], batch: Batch) -> str:
+    target, value = step["field"], step["value"]
+    if target.startswith("context."):
+        enrollment.context = {**enrollment.context, target.removeprefix("context."): value}
+    else:
+        customer = batch.customers[enrollment.customer_id]
+        try:
+            update_customer(customer=customer, **{target: value})
+        except ValidationError as error:
+            customer.refresh_from_db()
+            raise StepFailed(f"cannot set {target}: {' '.join(error.messages)}") from None
+    return f"{target} = {value!r}"
+
+
+def _fail(enrollment: Enrollment, step: dict[str, Any], reason: str, batch: Batch) -> None:
+    batch.runs.append(
+        StepRun(
+            enrollment=enrollment,
+            step_id=step["id"],
+            step_type=step["type"],
+            status=StepStatus.FAILED,
+            ran_at=batch.now,
+            detail=reason,
+        )
+    )
+    enrollment.state = EnrollmentState.FAILED
+    enrollment.finished_at = batch.now
+    enrollment.next_step_at = None
+    enrollment.reason = f"step {step['id']}: {reason}"
+    record_event(
+        customer_id=enrollment.customer_id,
+        kind="journey.step_failed",
+        channel="system",
+        source=EVENT_SOURCE,
+        idempotency_key=f"failed:{enrollment.pk}:{step['id']}",
+        payload={"journey": batch.journeys[enrollment.journey_id].name, "step": step["id"], "reason": reason},
+    )
+
+
+def advance(enrollment: Enrollment, batch: Batch) -> None:
+    """Run the enrollment's steps from its position up to the next wait, the end, or a failure."""
+    steps = batch.journeys[enrollment.journey_id].steps
+    index = {step["id"]: position for position, step in enumerate(steps)}
+    position = enrollment.position
+    # Validation forbids loops; the bound keeps a journey edited under a running enrollment finite.
+    for _ in range(len(steps) + 1):
+        if position >= len(steps):
+            break
+        step = steps[position]
+        following = position + 1
+        if (enrollment.pk, step["id"]) in batch.ran:
+            position = following
+            continue
+        status, detail, message = StepStatus.DONE, "", None
+        kind = step["type"]
+        try:
+            if kind == "wait":
+                due = batch.now + parse_duration(step["duration"]) if "duration" in step else batch.now
+                if "until" in step:
+                    due = _next_local_time(
+                        due, parse_clock(step["until"]), batch.customers[enrollment.customer_id]
+                    )
+                detail = f"until {due.isoformat()}"
+            elif kind == "branch":
+                customer = batch.customers[enrollment.customer_id]
+                subject = Subject(
+                    customer=customer, event=enrollment.context.get("event", {}), context=enrollment.context
+                )
+                target = step["then"] if all_hold(step["if"], subject) else step["else"]
+                detail = f"-> {target}"
+                following = len(steps) if target == END else index[target]
+            elif kind == "set_field":
+                detail = _set_field(enrollment, step, batch)
+            elif enrollment.holdout:
+                status, detail = StepStatus.HELD_OUT, "holdout: not contacted"
+            elif kind == "send":
+                detail, message = _send(enrollment, step, batch)
+            elif kind == "task":
+                detail = _task(enrollment, step, batch)
+        except StepFailed as error:
+            _fail(enrollment, step, str(error), batch)
+            return
+        batch.runs.append(
+            StepRun(
+                enrollment=enrollment,
+                step_id=step["id"],
+                step_type=kind,
+                status=status,
+                ran_at=batch.now,
+                detail=detail,
+                message=message,
+            )
+        )
+        position = following
+        if kind == "wait":
+            enrollment.position = position
+            enrollment.next_step_at = due
+            return
+    enrollment.position = position
+    enrollment.state = EnrollmentState.COMPLETED
+    enrollment.finished_at = batch.now
+    enrollment.next_step_at = None
+
+
+def run_batch(now: dt.datetime, limit: int) -> int:
+    """Claim and run one batch in one transaction; returns how many enrollments it took."""
+    with transaction.atomic():
+        enrollments = claim_due(
+            Enrollment.objects.filter(state=EnrollmentState.ACTIVE), "next_step_at", now, limit=limit
+        )
+        if not enrollments:
+            return 0
+        batch = Batch.load(enrollments, now)
+        for enrollment in enrollments:
+            advance(enrollment, batch)
+        StepRun.objects.bulk_create(batch.runs)
+        Task.objects.bulk_create(batch.tasks)
+        Enrollment.objects.bulk_update(enrollments, UPDATED_FIELDS)
+    return len(enrollments)
+
+
+def run_due(now: dt.datetime) -> int:
+    """The sweeper: run batches until none is due or the sweep's time budget is spent."""
+    limit = batch_size()
+    started = time.monotonic()
+    total = 0
+    while True:
+        taken = run_batch(now, limit)
+        total += taken
+        if taken < limit or time.monotonic() - started > sweep_budget():
+            return total

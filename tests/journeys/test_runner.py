@@ -1,0 +1,123 @@
+"""The step runner: due enrollments walk their steps once, timers move, failures are recorded."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import pytest
+from django.utils import timezone
+
+from tenure.core.models import Event
+from tenure.core.outbox_models import OutboundMessage
+from tenure.core.sweeper import registered_sweepers
+from tenure.customers.models import Customer
+from tenure.customers.services import create_customer
+from tenure.journeys.models import Enrollment, Journey, MessageTemplate, StepRun, Task
+from tenure.journeys.runner import run_due
+from tenure.journeys.services import enroll, enroll_many
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_runner_is_registered_as_a_sweeper() -> None:
+    assert registered_sweepers()["journeys.steps"] is run_due
+
+
+def test_steps_run_once_and_the_timer_moves(
+    customer: Customer, make_journey: Callable[..., Journey], hello_template: MessageTemplate
+) -> None:
+    journey = make_journey(
+        steps=[
+            {"id": "hello", "type": "send", "template": "hello"},
+            {"id": "pause", "type": "wait", "duration": "2d"},
+            {"id": "call", "type": "task", "title": "Call them", "due": "1d"},
+            {"id": "again", "type": "send", "template": "hello", "channel": "sms"},
+        ]
+    )
+    enrollment = enroll(journey=journey, customer=customer, trigger_key="manual:1")
+    assert enrollment is not None
+    assert Event.objects.filter(customer=customer, kind="journey.enrolled").count() == 1
+    now = timezone.now()
+
+    assert run_due(now) == 1
+    enrollment.refresh_from_db()
+    assert enrollment.position == 2 and enrollment.state == "active"
+    assert enrollment.next_step_at == now + dt.timedelta(days=2)
+    first = OutboundMessage.objects.get()
+    assert (first.channel, first.subject, first.body) == ("email", "Hello Ada", "Hi Ada!")
+    assert first.idempotency_key == f"journey:{enrollment.pk}:hello"
+
+    assert run_due(now + dt.timedelta(days=1)) == 0  # not due yet
+    assert run_due(now + dt.timedelta(days=2)) == 1
+    enrollment.refresh_from_db()
+    assert enrollment.state == "completed" and enrollment.next_step_at is None
+    assert list(StepRun.objects.filter(enrollment=enrollment).values_list("step_id", flat=True)) == [
+        "hello", "pause", "call", "again"
+    ]  # fmt: skip
+    assert OutboundMessage.objects.filter(channel="sms").count() == 1
+    task = Task.objects.get()
+    assert task.title == "Call them" and task.customer == customer
+    assert run_due(now + dt.timedelta(days=30)) == 0
+    assert OutboundMessage.objects.count() == 2
+
+
+def test_enrolling_twice_with_one_trigger_enrolls_once(
+    customer: Customer, make_journey: Callable[..., Journey]
+) -> None:
+    journey = make_journey(reentry="always")
+    assert enroll(journey=journey, customer=customer, trigger_key="event:7") is not None
+    assert enroll(journey=journey, customer=customer, trigger_key="event:7") is None
+    assert enroll(journey=journey, customer=customer, trigger_key="event:8") is not None
+
+
+def test_reentry_rules(
+    customer: Customer, make_journey: Callable[..., Journey], hello_template: MessageTemplate
+) -> None:
+    never = make_journey("once", reentry="never")
+    after = make_journey("after", reentry="after_finish")
+    assert enroll(journey=never, customer=customer, trigger_key="a")
+    assert enroll(journey=after, customer=customer, trigger_key="a")
+    assert enroll(journey=after, customer=customer, trigger_key="b") is None  # still active
+    run_due(timezone.now())
+    assert enroll(journey=never, customer=customer, trigger_key="b") is None
+    assert enroll(journey=after, customer=customer, trigger_key="b") is not None
+
+
+def test_bulk_enrollment_runs_in_batches(
+    make_journey: Callable[..., Journey], hello_template: MessageTemplate, settings: object
+) -> None:
+    settings.TENURE_JOURNEY_BATCH_SIZE = 7  # type: ignore[attr-defined]
+    customers = [
+        create_customer(name=f"C{i}", identities=[("email", f"c{i}@example.com")]) for i in range(20)
+    ]
+    journey = make_journey()
+    ids = [c.pk for c in customers]
+    assert enroll_many(journey=journey, customer_ids=ids, trigger_key="broadcast:1") == 20
+    assert enroll_many(journey=journey, customer_ids=ids, trigger_key="broadcast:1") == 0
+    assert run_due(timezone.now()) == 20
+    assert OutboundMessage.objects.count() == 20
+    assert Enrollment.objects.filter(state="completed").count() == 20
+
+
+def test_a_step_that_cannot_run_fails_the_enrollment_with_the_reason(
+    customer: Customer, make_journey: Callable[..., Journey], hello_template: MessageTemplate
+) -> None:
+    journey = make_journey(
+        steps=[
+            {"id": "hello", "type": "send", "template": "hello"},
+            {"id": "zone", "type": "set_field", "field": "preferred_channel", "value": "pigeon"},
+            {"id": "after", "type": "send", "template": "hello", "channel": "sms"},
+        ]
+    )
+    enrollment = enroll(journey=journey, customer=customer, trigger_key="k")
+    assert enrollment is not None
+    assert run_due(timezone.now()) == 1
+    enrollment.refresh_from_db()
+    assert enrollment.state == "failed" and enrollment.next_step_at is None
+    assert enrollment.reason.startswith("step zone: cannot set preferred_channel")
+    assert OutboundMessage.objects.count() == 1  # the first step stands, nothing after the failure
+    failed = Event.objects.get(customer=customer, kind="journey.step_failed")
+    assert failed.payload["step"] == "zone"
+    customer.refresh_from_db()
+    assert customer.preferred_channel == ""
