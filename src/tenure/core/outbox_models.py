@@ -23,11 +23,22 @@ class MessageStatus(models.TextChoices):
     SUPPRESSED = "suppressed", "Suppressed"
 
 
+class DeliveryStatus(models.TextChoices):
+    """What the provider told us after it accepted the message (Twilio callbacks, bounce reports)."""
+
+    UNKNOWN = "", "Unknown"
+    DELIVERED = "delivered", "Delivered"
+    UNDELIVERED = "undelivered", "Undelivered"
+    BOUNCED = "bounced", "Bounced"
+    DELAYED = "delayed", "Delayed"
+
+
 class OutboundMessage(models.Model):
     """A message on its way to a customer.
 
-    `send_after` is the timer column the outbox sweeper acts on: when to try (queued/deferred), or
-    when a claim on a `sending` row expires and the row is tried again. Null once the row is final.
+    `send_after` is the timer column the outbox sweeper acts on: when to try (queued/deferred), when a
+    claim on a `sending` row expires and the row is tried again, or, on a `sent` row, when to write its
+    `message.sent` event if the worker that sent it died before doing so. Null once the row is final.
     """
 
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="messages")
@@ -47,7 +58,12 @@ class OutboundMessage(models.Model):
     )
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
-    provider_id = models.CharField(max_length=300, blank=True, default="")
+    # The e-mail Message-ID or the SMS provider's sid: how callbacks and bounce reports find the row.
+    provider_id = models.CharField(max_length=300, blank=True, default="", db_index=True)
+    delivery_status = models.CharField(
+        max_length=12, choices=DeliveryStatus.choices, blank=True, default=DeliveryStatus.UNKNOWN
+    )
+    delivery_updated_at = models.DateTimeField(null=True, blank=True)
     send_after = models.DateTimeField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -1,101 +1,47 @@
 """The outbox sweeper: claim due rows, apply the send-time rules, deliver, record the outcome.
 
-A claimed row is marked `sending` with `send_after` pushed out by the sending timeout and committed
-before anything leaves the building. If the worker dies after sending but before marking the row
-`sent`, the row falls due again once that timeout passes and is sent again: delivery is at least once,
-and the second copy carries the same e-mail Message-ID / SMS idempotency token, so it is recognisably
-the same message.
+A claimed row is marked `sending`, with `send_after` pushed out by the sending timeout, and committed
+before anything leaves the building (`claim.py`). Each message that goes out is marked `sent` by one
+autocommitted UPDATE right after the provider accepted it, so a worker killed mid-batch leaves at most
+the one message it had in flight between "accepted" and "marked": that row falls due again when its
+claim expires and is sent again, recognisably the same (same e-mail Message-ID / SMS idempotency token).
+Delivery is therefore at least once, and a crash can repeat at most one message per worker.
+
+The `message.sent` events of a batch are written together after it; a sent row keeps a `send_after`
+until then, so if the worker dies first, a later claim writes them (see `claim.DUE_STATUSES`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
 from django.db import transaction
 from django.utils import timezone
 
-from tenure.core.outbox import policy
+from tenure.core.outbox import fallback
 from tenure.core.outbox.base import Adapter, PermanentSendError, SendError
+from tenure.core.outbox.claim import Claim, claim_batch
 from tenure.core.outbox.email import EmailAdapter
+from tenure.core.outbox.events import event_for, save_events
 from tenure.core.outbox.inbox import InboxAdapter
 from tenure.core.outbox.settings import OutboxSettings, current
 from tenure.core.outbox.sms import SmsAdapter
 from tenure.core.outbox_models import MessageChannel, MessageStatus, OutboundMessage
-from tenure.core.services import record_event
-from tenure.core.sweeper import claim_due, register_sweeper
-from tenure.customers.models import Customer
+from tenure.core.sweeper import register_sweeper
 
 logger = logging.getLogger(__name__)
 
-EVENT_SOURCE = "outbox"
 MAX_RETRY_DELAY = dt.timedelta(hours=6)
-DUE_STATUSES = (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING)
 
 
 def register() -> None:
     register_sweeper("core.outbox", deliver_due)
 
 
-def _record(message: OutboundMessage, kind: str, **payload: object) -> None:
-    record_event(
-        customer_id=message.customer_id,
-        kind=kind,
-        channel=message.channel,
-        source=EVENT_SOURCE,
-        idempotency_key=f"{kind}:{message.pk}",
-        payload={"message_id": message.pk, "channel": message.channel, "purpose": message.purpose, **payload},
-    )
-
-
-def _finish(message: OutboundMessage, status: str, reason: str) -> None:
-    message.status = status
-    message.last_error = reason
-    message.send_after = None
-    message.save(update_fields=["status", "last_error", "send_after"])
-    _record(message, f"message.{status}", reason=reason)
-
-
-def _defer(message: OutboundMessage, until: dt.datetime, reason: str) -> None:
-    message.status = MessageStatus.DEFERRED
-    message.send_after = until
-    message.last_error = reason
-    message.save(update_fields=["status", "send_after", "last_error"])
-
-
-def _claim(message: OutboundMessage, customer: Customer, now: dt.datetime, config: OutboxSettings) -> bool:
-    """Apply the send-time rules to one due row; True if it is now ours to send."""
-    if message.status == MessageStatus.SENDING and message.attempts >= config.max_attempts:
-        _finish(
-            message,
-            MessageStatus.FAILED,
-            f"gave up after {message.attempts} attempts; the last never finished",
-        )
-        return False
-    if not message.is_transactional:
-        if policy.is_opted_out(customer, message.purpose):
-            _finish(message, MessageStatus.SUPPRESSED, f"customer opted out of {message.purpose}")
-            return False
-        if quiet_end := policy.quiet_hours_end(customer, now):
-            _defer(message, quiet_end, "quiet hours")
-            return False
-        if cap_end := policy.cap_release_at(message, now, config.cap_per_week):
-            _defer(message, cap_end, f"at most {config.cap_per_week} proactive messages per 7 days")
-            return False
-    route = policy.resolve_route(message, customer)
-    if route is None:
-        _finish(message, MessageStatus.FAILED, "no reachable address on e-mail, SMS or chat")
-        return False
-    message.channel, message.recipient = route.channel, route.recipient
-    message.status = MessageStatus.SENDING
-    message.attempts += 1
-    message.send_after = now + dt.timedelta(seconds=config.sending_timeout_seconds)
-    message.save(update_fields=["channel", "recipient", "status", "attempts", "send_after"])
-    return True
-
-
-def _still_ours(message: OutboundMessage) -> bool:
-    """Lock the row; False if another worker re-claimed it after our claim timed out."""
+def _ours(message: OutboundMessage) -> bool:
+    """Lock the row; False if another worker re-claimed it after our claim expired."""
     return (
         OutboundMessage.objects.select_for_update()
         .filter(pk=message.pk, status=MessageStatus.SENDING, attempts=message.attempts)
@@ -103,25 +49,50 @@ def _still_ours(message: OutboundMessage) -> bool:
     )
 
 
-def _mark_sent(message: OutboundMessage, provider_id: str) -> None:
+def _mark_sent(message: OutboundMessage, provider_id: str, config: OutboxSettings) -> bool:
+    """One statement, committed at once: the window in which a crash repeats this message is this short."""
+    sent_at = timezone.now()
+    marked = OutboundMessage.objects.filter(
+        pk=message.pk, status=MessageStatus.SENDING, attempts=message.attempts
+    ).update(
+        status=MessageStatus.SENT,
+        provider_id=provider_id[:300],
+        sent_at=sent_at,
+        last_error="",
+        # Until the batch's events are written; see the module docstring.
+        send_after=sent_at + dt.timedelta(seconds=config.sending_timeout_seconds),
+    )
+    message.status, message.provider_id, message.sent_at = MessageStatus.SENT, provider_id[:300], sent_at
+    return bool(marked)
+
+
+def _record_sent(sent: list[OutboundMessage]) -> None:
+    if not sent:
+        return
     with transaction.atomic():
-        if not _still_ours(message):
-            return
-        message.status = MessageStatus.SENT
-        message.provider_id = provider_id[:300]
-        message.sent_at = timezone.now()
-        message.send_after = None
-        message.last_error = ""
-        message.save(update_fields=["status", "provider_id", "sent_at", "send_after", "last_error"])
-        _record(message, "message.sent", recipient=message.recipient, provider_id=message.provider_id)
+        save_events(
+            event_for(
+                message,
+                "message.sent",
+                occurred_at=message.sent_at,
+                recipient=message.recipient,
+                provider_id=message.provider_id,
+            )
+            for message in sent
+        )
+        OutboundMessage.objects.filter(
+            pk__in=[message.pk for message in sent], status=MessageStatus.SENT
+        ).update(send_after=None)
 
 
 def _mark_retry(message: OutboundMessage, error: Exception, config: OutboxSettings) -> None:
     with transaction.atomic():
-        if not _still_ours(message):
+        if not _ours(message):
             return
         if message.attempts >= config.max_attempts:
-            _finish(message, MessageStatus.FAILED, f"{error} (gave up after {message.attempts} attempts)")
+            fallback.finish(
+                message, MessageStatus.FAILED, f"{error} (gave up after {message.attempts} attempts)"
+            )
             return
         delay = dt.timedelta(seconds=config.retry_base_seconds * 2 ** (message.attempts - 1))
         message.status = MessageStatus.QUEUED
@@ -132,29 +103,20 @@ def _mark_retry(message: OutboundMessage, error: Exception, config: OutboxSettin
 
 def _mark_permanent(message: OutboundMessage, error: PermanentSendError) -> None:
     with transaction.atomic():
-        if not _still_ours(message):
+        if not _ours(message):
             return
-        if not error.bad_address:
-            _finish(message, MessageStatus.FAILED, str(error))
-            return
-        identity_channel = policy.IDENTITY_FOR_CHANNEL.get(message.channel)
-        record_event(
-            customer_id=message.customer_id,
-            kind=policy.IDENTITY_INVALID,
-            channel=message.channel,
-            source=EVENT_SOURCE,
-            idempotency_key=f"identity.invalid:{message.customer_id}:{identity_channel}:{message.recipient}",
-            payload={"channel": identity_channel, "value": message.recipient, "reason": str(error)},
-        )
-        route = policy.resolve_route(message, Customer.objects.get(pk=message.customer_id))
-        if route is None:
-            _finish(message, MessageStatus.FAILED, f"{error}; no other reachable address")
-            return
-        message.channel, message.recipient = route.channel, route.recipient
-        message.status = MessageStatus.QUEUED
-        message.send_after = timezone.now()
-        message.last_error = f"{error}; falling back to {route.channel}"
-        message.save(update_fields=["channel", "recipient", "status", "send_after", "last_error"])
+        if error.bad_address:
+            fallback.address_rejected(message, str(error))
+        else:
+            fallback.finish(message, MessageStatus.FAILED, str(error))
+
+
+def _release(messages: list[OutboundMessage]) -> None:
+    """Hand back claimed rows we will not get to in time, due now, as if never claimed."""
+    for message in messages:
+        OutboundMessage.objects.filter(
+            pk=message.pk, status=MessageStatus.SENDING, attempts=message.attempts
+        ).update(status=MessageStatus.QUEUED, attempts=message.attempts - 1, send_after=timezone.now())
 
 
 def _adapter(channel: str, config: OutboxSettings) -> Adapter:
@@ -165,7 +127,8 @@ def _adapter(channel: str, config: OutboxSettings) -> Adapter:
     return InboxAdapter()
 
 
-def _deliver(message: OutboundMessage, adapters: dict[str, Adapter], config: OutboxSettings) -> None:
+def _deliver(message: OutboundMessage, adapters: dict[str, Adapter], config: OutboxSettings) -> bool:
+    """Send one claimed message and record the outcome; True if it was sent and marked."""
     if message.channel not in adapters:
         adapters[message.channel] = _adapter(message.channel, config)
     try:
@@ -178,29 +141,46 @@ def _deliver(message: OutboundMessage, adapters: dict[str, Adapter], config: Out
         logger.exception("Sending message %s failed unexpectedly", message.pk)
         _mark_retry(message, error, config)
     else:
-        _mark_sent(message, provider_id)
+        return _mark_sent(message, provider_id, config)
+    return False
 
 
-def deliver_due(now: dt.datetime) -> int:
-    """Sweeper: handle up to one batch of due messages; returns how many rows it handled."""
-    config = current()
-    with transaction.atomic():
-        due = claim_due(
-            OutboundMessage.objects.filter(status__in=DUE_STATUSES),
-            "send_after",
-            now,
-            limit=config.batch_size,
-        )
-        # Locking the customers serialises claims per customer across workers, so two workers cannot both
-        # fit a message under the weekly cap. NO KEY UPDATE does not block inserts that reference them.
-        locked = Customer.objects.select_for_update(no_key=True).filter(pk__in={m.customer_id for m in due})
-        customers = {customer.pk: customer for customer in locked.order_by("pk")}
-        claimed = [message for message in due if _claim(message, customers[message.customer_id], now, config)]
+def _send(claim: Claim, config: OutboxSettings, claimed_at: float) -> None:
+    # A send may only start if it ends, timeout included, before the claim expires: after that another
+    # worker may take the row over, and two sends in flight would both reach the customer.
+    adapter_timeout = max(config.email_timeout, config.sms_timeout)
+    last_start = claimed_at + config.sending_timeout_seconds - adapter_timeout
     adapters: dict[str, Adapter] = {}
+    sent: list[OutboundMessage] = []
     try:
-        for message in claimed:
-            _deliver(message, adapters, config)
+        for position, message in enumerate(claim.to_send):
+            if time.monotonic() > last_start:
+                _release(claim.to_send[position:])
+                break
+            if _deliver(message, adapters, config):
+                sent.append(message)
     finally:
         for adapter in adapters.values():
             adapter.close()
-    return len(due)
+        _record_sent(sent)
+
+
+def deliver_batch(now: dt.datetime, config: OutboxSettings | None = None) -> int:
+    """Claim, send and mark one batch of due messages; returns how many due rows it handled."""
+    config = config or current()
+    claimed_at = time.monotonic()
+    claim = claim_batch(now, config)
+    if claim.to_send:
+        _send(claim, config, claimed_at)
+    return claim.handled
+
+
+def deliver_due(now: dt.datetime) -> int:
+    """Sweeper: one batch; if the batch was full, start drain tasks so every worker can help with the rest."""
+    config = current()
+    handled = deliver_batch(now, config)
+    if handled >= config.batch_size:
+        from tenure.core.outbox.tasks import start_drains
+
+        start_drains(config)
+    return handled

@@ -24,9 +24,11 @@ class SmsAdapter:
         config = self.config
         sid = urllib.parse.quote(config.sms_account_sid, safe="")
         url = f"{config.sms_base_url}/2010-04-01/Accounts/{sid}/Messages.json"
-        form = urllib.parse.urlencode(
-            {"To": message.recipient, "From": config.sms_from, "Body": message.body}
-        )
+        fields = {"To": message.recipient, "From": config.sms_from, "Body": message.body}
+        if config.sms_status_callback_url:
+            # Twilio POSTs delivered/undelivered/failed here (see status.py).
+            fields["StatusCallback"] = config.sms_status_callback_url
+        form = urllib.parse.urlencode(fields)
         credentials = base64.b64encode(f"{config.sms_account_sid}:{config.sms_auth_token}".encode()).decode()
         return urllib.request.Request(  # noqa: S310 - scheme checked in send()
             url,

@@ -1,0 +1,56 @@
+"""The outbox's entries on the customer's timeline, one key per (kind, message) so each is written once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.utils import timezone
+
+from tenure.core.models import Event
+from tenure.core.outbox_models import OutboundMessage
+from tenure.core.services import record_event, validate_event_kind
+
+EVENT_SOURCE = "outbox"
+
+
+def _payload(message: OutboundMessage, extra: dict[str, object]) -> dict[str, object]:
+    return {"message_id": message.pk, "channel": message.channel, "purpose": message.purpose, **extra}
+
+
+def record(message: OutboundMessage, kind: str, **payload: object) -> None:
+    """Write one event now, through the kernel's service (its post_save hooks run)."""
+    record_event(
+        customer_id=message.customer_id,
+        kind=kind,
+        channel=message.channel,
+        source=EVENT_SOURCE,
+        idempotency_key=f"{kind}:{message.pk}",
+        payload=_payload(message, payload),
+    )
+
+
+def event_for(
+    message: OutboundMessage, kind: str, occurred_at: dt.datetime | None = None, **payload: object
+) -> Event:
+    """An unsaved event for `save_events`, which writes a batch in one statement."""
+    return Event(
+        customer_id=message.customer_id,
+        kind=validate_event_kind(kind),
+        occurred_at=occurred_at or timezone.now(),
+        channel=message.channel,
+        source=EVENT_SOURCE,
+        idempotency_key=f"{kind}:{message.pk}",
+        payload=_payload(message, payload),
+    )
+
+
+def save_events(events: Iterable[Event]) -> None:
+    """Insert a batch of outbox events; ones already written (same key) are skipped.
+
+    A bulk insert sends no post_save signals: nothing may hang work off the outbox's own events
+    through signals (read them from the timeline instead).
+    """
+    batch = list(events)
+    if batch:
+        Event.objects.bulk_create(batch, ignore_conflicts=True)
