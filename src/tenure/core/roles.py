@@ -30,13 +30,20 @@ _MANAGE_CUSTOMERS = {
     "insights.view_insights",
 }
 
+_DISPATCH_FIELD = {
+    "field.view_appointment",
+    "field.change_appointment",
+    "field.view_dayplan",
+    "field.change_dayplan",
+}
+
 ROLE_PERMISSIONS: dict[str, set[str]] = {
-    TECHNICIAN: _READ_CUSTOMERS,
-    DISPATCHER: _READ_CUSTOMERS | _READ_TIMELINE,
+    TECHNICIAN: _READ_CUSTOMERS | {"field.view_appointment"},
+    DISPATCHER: _READ_CUSTOMERS | _READ_TIMELINE | _DISPATCH_FIELD,
     AGENT: _READ_CUSTOMERS | _READ_TIMELINE | _WORK_CUSTOMERS,
-    MANAGER: _READ_CUSTOMERS | _READ_TIMELINE | _WORK_CUSTOMERS | _MANAGE_CUSTOMERS,
+    MANAGER: _READ_CUSTOMERS | _READ_TIMELINE | _WORK_CUSTOMERS | _MANAGE_CUSTOMERS | _DISPATCH_FIELD,
     # Admins are superusers in practice; the group carries every permission the others have.
-    ADMIN: _READ_CUSTOMERS | _READ_TIMELINE | _WORK_CUSTOMERS | _MANAGE_CUSTOMERS,
+    ADMIN: _READ_CUSTOMERS | _READ_TIMELINE | _WORK_CUSTOMERS | _MANAGE_CUSTOMERS | _DISPATCH_FIELD,
 }
 
 
