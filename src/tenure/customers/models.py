@@ -58,6 +58,8 @@ class Customer(models.Model):
     )
     tags = models.ManyToManyField(Tag, blank=True, related_name="customers")
 
+    # Service tier for SLA policies (e.g. "gold"); blank is the standard tier.
+    tier = models.CharField(max_length=20, blank=True, default="")
     preferred_channel = models.CharField(
         max_length=10, choices=IdentityChannel.choices, blank=True, default=""
     )

@@ -5,3 +5,12 @@ class HelpdeskConfig(AppConfig):
     name = "tenure.helpdesk"
     label = "helpdesk"
     verbose_name = "Help desk"
+
+    def ready(self) -> None:
+        from tenure.core.sweeper import register_sweeper
+        from tenure.helpdesk import ack, assignment, callbacks, sla
+
+        register_sweeper("helpdesk.ack", ack.sweep)
+        register_sweeper("helpdesk.sla", sla.sweep)
+        register_sweeper("helpdesk.assign", assignment.sweep)
+        register_sweeper("helpdesk.callbacks", callbacks.sweep)
