@@ -1,0 +1,100 @@
+"""Messages to the customer about an appointment, written to the outbox in the caller's transaction.
+
+Wording lives here so booking, the live day and re-plans say times the same way (e.g. "now 2-3 pm").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from tenure.core.outbox.services import queue_message
+from tenure.core.outbox_models import TRANSACTIONAL, OutboundMessage
+from tenure.customers.models import Customer, Purpose
+from tenure.field.models import Appointment
+
+
+def channel_for(customer: Customer) -> str:
+    # The outbox falls back to any reachable channel at send time; this is only the first choice.
+    return "sms" if customer.preferred_channel == "phone" else "email"
+
+
+def _zone(appointment: Appointment) -> ZoneInfo:
+    zone = appointment.customer.time_zone or (
+        appointment.technician.time_zone if appointment.technician else "UTC"
+    )
+    try:
+        return ZoneInfo(zone)
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def clock(when: dt.datetime, zone: ZoneInfo, *, suffix: bool = True) -> str:
+    local = when.astimezone(zone)
+    hour = local.hour % 12 or 12
+    text = f"{hour}" if local.minute == 0 else f"{hour}:{local.minute:02d}"
+    return f"{text} {'am' if local.hour < 12 else 'pm'}" if suffix else text
+
+
+def window_text(start: dt.datetime, end: dt.datetime, zone: ZoneInfo) -> str:
+    """E.g. '2-3 pm' or '11:30 am-12:30 pm' (with an en dash), on the customer's clock."""
+    same_half = (start.astimezone(zone).hour < 12) == (end.astimezone(zone).hour < 12)
+    first = clock(start, zone, suffix=not same_half)
+    return f"{first}\u2013{clock(end, zone)}"
+
+
+def day_text(when: dt.datetime, zone: ZoneInfo) -> str:
+    return when.astimezone(zone).strftime("%A %-d %B")
+
+
+def send(appointment: Appointment, key: str, subject: str, body: str) -> OutboundMessage:
+    customer = appointment.customer
+    purpose = TRANSACTIONAL if key.startswith(("booked", "notice", "cancel")) else Purpose.SERVICE_UPDATES
+    return queue_message(
+        customer=customer,
+        channel=channel_for(customer),
+        purpose=purpose,
+        subject=subject,
+        body=body,
+        template=f"field.{key.split(':')[0]}",
+        idempotency_key=f"field:{appointment.pk}:{key}",
+    )
+
+
+def booked(appointment: Appointment) -> OutboundMessage:
+    assert appointment.window_start and appointment.window_end
+    zone = _zone(appointment)
+    when = f"{day_text(appointment.window_start, zone)}, {window_text(appointment.window_start, appointment.window_end, zone)}"
+    body = (
+        f"Your {appointment.job_type.name} visit is booked for {when}. "
+        "The technician will arrive within that hour; we will tell you early if that changes."
+    )
+    return send(appointment, f"booked:{appointment.window_start.isoformat()}", "Your visit is booked", body)
+
+
+def on_the_way(appointment: Appointment, eta: dt.datetime) -> OutboundMessage:
+    zone = _zone(appointment)
+    name = appointment.technician.name if appointment.technician else "Your technician"
+    body = f"{name} is on the way and should arrive at about {clock(eta, zone)}."
+    return send(
+        appointment,
+        f"on_the_way:{appointment.en_route_at and appointment.en_route_at.isoformat()}",
+        "On the way",
+        body,
+    )
+
+
+def delay_notice(
+    appointment: Appointment, start: dt.datetime, end: dt.datetime, reason: str, sequence: str
+) -> OutboundMessage:
+    zone = _zone(appointment)
+    body = f"Sorry, your technician will be later than promised: now {window_text(start, end, zone)}, because {reason}."
+    return send(appointment, f"notice:{sequence}", "New arrival time", body)
+
+
+def cannot_keep(appointment: Appointment, reason: str, sequence: str) -> OutboundMessage:
+    body = (
+        f"Sorry, we cannot reach you in your window today because {reason}. "
+        "Our dispatcher will call you shortly with a new time."
+    )
+    return send(appointment, f"notice:{sequence}", "Your visit needs a new time", body)

@@ -1,0 +1,202 @@
+"""A technician's working day as the predictors see it: the shift, the breaks, where they are now and
+the stops still ahead, loaded in bulk; and the prediction of those stops from the current state.
+
+A shift is one working day; its plan is the DayPlan of the shift's local start date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from tenure.field.arrivals import Break, Draws, Leg, StopSpec, propagate, ready_on_site
+from tenure.field.durations import DurationModel
+from tenure.field.learning import Models
+from tenure.field.models import AHEAD_STATUSES, Appointment, DayPlan, Shift, Status, Technician
+from tenure.field.travel import Point, TravelModel
+
+ROUTE_STATUSES = (*AHEAD_STATUSES, Status.ON_SITE)
+
+
+def ts(value: dt.datetime) -> float:
+    return value.timestamp()
+
+
+def local_date(technician: Technician, when: dt.datetime) -> dt.date:
+    return when.astimezone(ZoneInfo(technician.time_zone)).date()
+
+
+def point_of(appointment: Appointment) -> Point:
+    if appointment.lat is None or appointment.lon is None:
+        raise ValueError(f"appointment {appointment.pk} has no coordinates")
+    return (appointment.lat, appointment.lon)
+
+
+@dataclass
+class RouteDay:
+    technician: Technician
+    shift: Shift
+    date: dt.date
+    plan: DayPlan | None
+    stops: list[Appointment] = field(default_factory=list)  # open stops in route order
+    last_done: Appointment | None = None
+
+    @property
+    def home(self) -> Point:
+        return (self.technician.home_lat, self.technician.home_lon)
+
+    @property
+    def breaks(self) -> list[Break]:
+        return [Break(ts(b.start), (b.end - b.start).total_seconds()) for b in self.shift.breaks.all()]
+
+    @property
+    def skill_codes(self) -> set[str]:
+        return {skill.code for skill in self.technician.skills.all()}
+
+
+@dataclass
+class Start:
+    """Where the prediction starts from: free at `ready` at `origin`, with stops `ahead` (in order)."""
+
+    ready: np.ndarray
+    origin: Point
+    ahead: list[Appointment]
+    specs: list[StopSpec]
+    fixed: int  # leading stops of `ahead` the technician is already committed to (driving there)
+
+
+def stop_spec(appointment: Appointment, durations: DurationModel, technician_id: int) -> StopSpec:
+    return StopSpec(
+        key=appointment.pk,
+        point=point_of(appointment),
+        duration=durations.for_job(appointment.job_type_id, technician_id),
+        earliest=ts(appointment.window_start) if appointment.window_start else -np.inf,
+    )
+
+
+def start_state(day: RouteDay, now: dt.datetime, durations: DurationModel, draws: Draws) -> Start:
+    tech_id = day.technician.pk
+    now_s = ts(now)
+    ready = np.full(draws.n, max(now_s, ts(day.shift.start)))
+    origin = day.home
+    if day.last_done is not None and day.last_done.completed_at is not None:
+        origin = point_of(day.last_done)
+        ready = np.full(draws.n, max(now_s, ts(day.last_done.completed_at)))
+    ahead: list[Appointment] = []
+    specs: list[StopSpec] = []
+    fixed = 0
+    for stop in day.stops:
+        if stop.status == Status.ON_SITE:
+            profile = durations.for_job(stop.job_type_id, tech_id)
+            ready = ready_on_site(
+                now=now_s,
+                arrived_at=ts(stop.arrived_at or now),
+                duration=profile,
+                expected_finish=ts(stop.expected_finish) if stop.expected_finish else None,
+                z=draws.for_stop(stop.pk)[1],
+            )
+            origin = point_of(stop)
+            ahead, specs, fixed = [], [], 0  # whatever came before is behind the technician now
+            continue
+        spec = stop_spec(stop, durations, tech_id)
+        if stop.status == Status.EN_ROUTE and stop.en_route_at is not None:
+            spec = StopSpec(
+                spec.key,
+                spec.point,
+                spec.duration,
+                spec.earliest,
+                departed_at=ts(stop.en_route_at),
+                travel_estimate=float(stop.travel_estimate_seconds or 0) or None,
+            )
+            fixed = 1
+        ahead.append(stop)
+        specs.append(spec)
+    return Start(ready=ready, origin=origin, ahead=ahead, specs=specs, fixed=fixed)
+
+
+@dataclass
+class Prediction:
+    start: Start
+    legs: list[Leg]
+    back_home: np.ndarray
+
+
+def home_by(ready: np.ndarray, here: Point, day: RouteDay, travel: TravelModel) -> np.ndarray:
+    return ready + travel.seconds(here, day.home, dt.datetime.fromtimestamp(float(ready.mean()), tz=dt.UTC))
+
+
+def predict(day: RouteDay, now: dt.datetime, models: Models) -> Prediction:
+    start = start_state(day, now, models.durations, models.draws)
+    legs, ready, here = propagate(
+        start.ready,
+        start.origin,
+        start.specs,
+        travel=models.travel,
+        noise=models.noise,
+        draws=models.draws,
+        breaks=day.breaks,
+        now=ts(now),
+    )
+    return Prediction(start, legs, home_by(ready, here, day, models.travel))
+
+
+def load_days(technicians: Iterable[Technician], first: dt.datetime, last: dt.datetime) -> list[RouteDay]:
+    """Every shift starting in [first, last) of these technicians, with its plan and open stops."""
+    by_id = {t.pk: t for t in technicians}
+    shifts = list(
+        Shift.objects.filter(technician_id__in=by_id, start__gte=first, start__lt=last)
+        .prefetch_related("breaks")
+        .order_by("start")
+    )
+    days = [
+        RouteDay(by_id[s.technician_id], s, local_date(by_id[s.technician_id], s.start), None) for s in shifts
+    ]
+    return attach_stops(days)
+
+
+def attach_stops(days: Sequence[RouteDay]) -> list[RouteDay]:
+    if not days:
+        return []
+    tech_ids = {d.technician.pk for d in days}
+    dates = {d.date for d in days}
+    plans = {
+        (p.technician_id, p.date): p
+        for p in DayPlan.objects.filter(technician_id__in=tech_ids, date__in=dates)
+    }
+    stops: dict[int, list[Appointment]] = defaultdict(list)
+    done: dict[int, Appointment] = {}
+    if plans:
+        plan_ids = [p.pk for p in plans.values()]
+        for appt in Appointment.objects.filter(plan_id__in=plan_ids, status__in=ROUTE_STATUSES).order_by(
+            "plan_id", "position", "id"
+        ):
+            stops[appt.plan_id].append(appt)  # type: ignore[index]
+        for appt in Appointment.objects.filter(
+            plan_id__in=plan_ids, status__in=(Status.COMPLETED, Status.NOT_FIXED), completed_at__isnull=False
+        ).order_by("completed_at"):
+            done[appt.plan_id] = appt  # type: ignore[index]
+    for day in days:
+        day.plan = plans.get((day.technician.pk, day.date))
+        if day.plan is not None:
+            day.stops = stops.get(day.plan.pk, [])
+            day.last_done = done.get(day.plan.pk)
+    return list(days)
+
+
+def load_day(plan: DayPlan) -> RouteDay | None:
+    technician = plan.technician
+    zone = ZoneInfo(technician.time_zone)
+    first = dt.datetime.combine(plan.date, dt.time.min, tzinfo=zone)
+    shift = (
+        Shift.objects.filter(technician=technician, start__gte=first, start__lt=first + dt.timedelta(days=1))
+        .prefetch_related("breaks")
+        .first()
+    )
+    if shift is None:
+        return None
+    return attach_stops([RouteDay(technician, shift, plan.date, plan)])[0]
