@@ -30,7 +30,8 @@ _MANAGE_CUSTOMERS = {
     "insights.view_insights",
 }
 
-_DISPATCH_FIELD = {
+_BOOK_FIELD = {"field.view_appointment", "field.add_appointment"}
+_DISPATCH_FIELD = _BOOK_FIELD | {
     "field.view_appointment",
     "field.change_appointment",
     "field.view_dayplan",
@@ -40,7 +41,7 @@ _DISPATCH_FIELD = {
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     TECHNICIAN: _READ_CUSTOMERS | {"field.view_appointment"},
     DISPATCHER: _READ_CUSTOMERS | _READ_TIMELINE | _DISPATCH_FIELD,
-    AGENT: _READ_CUSTOMERS | _READ_TIMELINE | _WORK_CUSTOMERS,
+    AGENT: _READ_CUSTOMERS | _READ_TIMELINE | _WORK_CUSTOMERS | _BOOK_FIELD,
     MANAGER: _READ_CUSTOMERS | _READ_TIMELINE | _WORK_CUSTOMERS | _MANAGE_CUSTOMERS | _DISPATCH_FIELD,
     # Admins are superusers in practice; the group carries every permission the others have.
     ADMIN: _READ_CUSTOMERS | _READ_TIMELINE | _WORK_CUSTOMERS | _MANAGE_CUSTOMERS | _DISPATCH_FIELD,
