@@ -17,7 +17,7 @@ from tenure.journeys.models import Enrollment, Journey, MessageTemplate, StepRun
 from tenure.journeys.runner import run_due
 from tenure.journeys.services import enroll, enroll_many
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def test_runner_is_registered_as_a_sweeper() -> None:
@@ -37,7 +37,12 @@ def test_steps_run_once_and_the_timer_moves(
     )
     enrollment = enroll(journey=journey, customer=customer, trigger_key="manual:1")
     assert enrollment is not None
-    assert Event.objects.filter(customer=customer, kind="journey.enrolled").count() == 1
+    assert (
+        Event.objects.filter(
+            customer=customer, kind="journey.enrolled", payload__journey_key=journey.key
+        ).count()
+        == 1
+    )
     now = timezone.now()
 
     assert run_due(now) == 1
@@ -97,7 +102,7 @@ def test_bulk_enrollment_runs_in_batches(
     assert enroll_many(journey=journey, customer_ids=ids, trigger_key="broadcast:1") == 0
     assert run_due(timezone.now()) == 20
     assert OutboundMessage.objects.count() == 20
-    assert Enrollment.objects.filter(state="completed").count() == 20
+    assert Enrollment.objects.filter(journey=journey, state="completed").count() == 20
 
 
 def test_a_step_that_cannot_run_fails_the_enrollment_with_the_reason(

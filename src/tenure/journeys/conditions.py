@@ -86,6 +86,8 @@ def _comparable(left: Any, right: Any) -> tuple[Any, Any]:
 
 
 def holds(condition: Mapping[str, Any], subject: Subject) -> bool:
+    if "any" in condition:
+        return any(holds(inner, subject) for inner in condition["any"])
     op = condition.get("op", "eq")
     value = lookup(subject, condition["field"])
     if op == "exists":

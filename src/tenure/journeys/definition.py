@@ -9,7 +9,8 @@ Steps (a list; each has a unique `id` and a `type`):
 A step goes on to the next in the list; a branch jumps. Any cycle is refused: each step runs once per
 enrollment, so a journey that loops back would silently stop instead of doing what it says.
 
-Conditions: {"field": "customer.lifecycle" | "event.<key>" | "context.<key>" | "risk", "op": ..., "value": ...}.
+Conditions: {"field": "customer.lifecycle" | "event.<key>" | "context.<key>" | "fact.<key>" | "risk", "op": ...,
+"value": ...}; all must hold. {"any": [conditions]} holds when one of them does.
 """
 
 from __future__ import annotations
@@ -78,7 +79,10 @@ def check_conditions(conditions: Any, where: str, errors: Errors) -> None:
     for index, condition in enumerate(conditions):
         at = f"{where}.{index}"
         if not isinstance(condition, dict):
-            errors.add(at, "a condition is a mapping with field, op and value")
+            errors.add(at, "a condition is a mapping with field, op and value (or any: [conditions])")
+            continue
+        if "any" in condition:
+            check_conditions(condition["any"], f"{at}.any", errors)
             continue
         field = condition.get("field")
         if not isinstance(field, str) or not field:
