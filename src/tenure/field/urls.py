@@ -1,5 +1,11 @@
 from django.urls import path
 
+from tenure.field import views_board
+
 app_name = "field"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("board/", views_board.board, name="board"),
+    path("board/replan/", views_board.board_replan, name="board_replan"),
+    path("board/move/", views_board.board_move, name="board_move"),
+]
