@@ -97,6 +97,12 @@ def _register_routers() -> None:
 
     api.add_router("/", customers_router)
     api.add_router("/", imports_router)
+    from tenure.field.api import router as field_router
+
+    api.add_router("/", field_router)
+    from tenure.helpdesk.api import router as helpdesk_router
+
+    api.add_router("/", helpdesk_router)
 
 
 _register_routers()

@@ -181,3 +181,18 @@ class Models:
             travel or default_travel_model(),
             Draws(seed=seed),
         )
+
+
+RELEARN_EVERY = dt.timedelta(days=1)
+
+
+def relearn_if_stale(now: dt.datetime) -> int:
+    """The sweeper's handler: refit once a day (a no-op until there is anything finished to learn from)."""
+    latest = WindowCalibration.objects.values_list("fitted_at", flat=True).first()
+    if latest is not None and now - latest < RELEARN_EVERY:
+        return 0
+    if latest is None and not Appointment.objects.filter(status__in=DONE).exists():
+        return 0
+    with transaction.atomic():
+        learn(now)
+    return 1
