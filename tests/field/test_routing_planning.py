@@ -57,12 +57,13 @@ class FieldDay:
         shift: tuple[float, float] = (8, 17),
         lunch: tuple[float, float] | None = None,
         user: User | None = None,
+        day: dt.date = DAY,
     ) -> Technician:
         tech = Technician.objects.create(name=name, home_lat=home[0], home_lon=home[1], user=user)
         tech.skills.set([self.skills[s] for s in skills])
-        s = Shift.objects.create(technician=tech, start=at(shift[0]), end=at(shift[1]))
+        s = Shift.objects.create(technician=tech, start=at(shift[0], day), end=at(shift[1], day))
         if lunch:
-            ShiftBreak.objects.create(shift=s, start=at(lunch[0]), end=at(lunch[1]))
+            ShiftBreak.objects.create(shift=s, start=at(lunch[0], day), end=at(lunch[1], day))
         return tech
 
     def job(
@@ -72,6 +73,7 @@ class FieldDay:
         where: tuple[float, float] | None = (51.51, -0.11),
         status: str = Status.BOOKED,
         customer: Customer | None = None,
+        day: dt.date = DAY,
     ) -> Appointment:
         return Appointment.objects.create(
             customer=customer or self.customer,
@@ -80,8 +82,8 @@ class FieldDay:
             lat=where[0] if where else None,
             lon=where[1] if where else None,
             status=status,
-            window_start=at(window),
-            window_end=at(window + 1),
+            window_start=at(window, day),
+            window_end=at(window + 1, day),
         )
 
 

@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
+from tenure.field.live import CANNOT_KEEP, NOTICE_THRESHOLD
 from tenure.field.models import Appointment, Shift, Status, Technician
 from tenure.field.routing.planning import business_zone, day_bounds
 
-# A job is shown at risk when the prediction gives it this chance or more of missing its window.
-AT_RISK_PROBABILITY = 0.3
 AXIS_START_HOUR, AXIS_END_HOUR = 6, 20
 ON_BOARD = (
     Status.BOOKED,
@@ -32,11 +31,11 @@ def at_risk(appointment: Appointment) -> bool:
         and appointment.window_end is not None
         and appointment.planned_start > appointment.window_end
     )
-    return (
-        late_plan
-        or appointment.miss_probability >= AT_RISK_PROBABILITY
-        or appointment.notice_sent_at is not None
+    # The same rule as the live day's notices (selectors.at_risk), plus a plan that already runs late.
+    likely_miss = appointment.miss_probability > NOTICE_THRESHOLD or appointment.notice_reason.startswith(
+        CANNOT_KEEP
     )
+    return late_plan or likely_miss
 
 
 @dataclass
