@@ -9,7 +9,9 @@ ROLES = (ADMIN, MANAGER, AGENT, DISPATCHER, TECHNICIAN)
 
 _READ_CUSTOMERS = {"customers.view_customer"}
 _READ_TIMELINE = {"core.view_event"}
-_WORK_CUSTOMERS = {
+# Whoever works customers also works their requests (agents, managers, admins).
+_WORK_REQUESTS = {"helpdesk.view_request", "helpdesk.add_request", "helpdesk.work_request"}
+_WORK_CUSTOMERS = _WORK_REQUESTS | {
     "customers.add_customer",
     "customers.change_customer",
     "customers.view_identity",
@@ -17,6 +19,7 @@ _WORK_CUSTOMERS = {
     "customers.change_identity",
     "customers.delete_identity",
     "core.add_event",
+    *("journeys.view_journey", "journeys.view_messagetemplate", "journeys.view_task", "journeys.change_task"),
 }
 _MANAGE_CUSTOMERS = {
     "customers.delete_customer",
@@ -28,6 +31,9 @@ _MANAGE_CUSTOMERS = {
     "core.add_apitoken",
     "core.view_apitoken",
     "insights.view_insights",
+    "helpdesk.manage_helpdesk",
+    *("journeys.add_journey", "journeys.change_journey", "journeys.add_enrollment"),
+    *("journeys.add_messagetemplate", "journeys.change_messagetemplate", "journeys.view_journey_report"),
 }
 
 _BOOK_FIELD = {"field.view_appointment", "field.add_appointment"}

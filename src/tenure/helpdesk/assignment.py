@@ -10,6 +10,7 @@ requests themselves are claimed with SKIP LOCKED (core.sweeper.claim_due), so no
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from django.db import connection, transaction
 from django.db.models import Count, Q
@@ -27,7 +28,7 @@ def open_load(user_id: int) -> int:
     return Request.objects.filter(assignee_id=user_id, status__in=OPEN_STATUSES).count()
 
 
-def _candidates(request: Request) -> list[AgentProfile]:
+def _candidates(request: Request) -> Sequence[AgentProfile]:
     profiles = (
         AgentProfile.objects.filter(available=True, user__is_active=True)
         .filter(Q(departments__isnull=True) | Q(departments=request.department_id))
@@ -40,7 +41,7 @@ def _candidates(request: Request) -> list[AgentProfile]:
         )
         .distinct()
     )
-    rows = [p for p in profiles if p.load < p.max_open]  # type: ignore[attr-defined]
+    rows = [p for p in profiles if p.load < p.max_open]
     epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
 
     def since(profile: AgentProfile) -> dt.datetime:
@@ -49,7 +50,7 @@ def _candidates(request: Request) -> list[AgentProfile]:
     if current().assignment_strategy == "round_robin":
         rows.sort(key=lambda p: (since(p), p.pk))
     else:
-        rows.sort(key=lambda p: (p.load, since(p), p.pk))  # type: ignore[attr-defined]
+        rows.sort(key=lambda p: (p.load, since(p), p.pk))
     return rows
 
 

@@ -14,7 +14,10 @@ from tenure.helpdesk.triage.metrics import scores
 
 
 class Command(BaseCommand):
-    help = "Triage classifier tools. `evaluate`: train a fresh classifier on one CSV, score it on another."
+    help = (
+        "Triage classifier tools. `evaluate`: train a fresh classifier on one CSV, score it on another. "
+        "`retrain`: train on this business's resolved requests and make it the active model."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
@@ -32,9 +35,43 @@ class Command(BaseCommand):
             help="confidence below which a request would go to the triage queue",
         )
 
+        actions.add_parser(
+            "retrain",
+            help="train on resolved requests (text -> department), store it as the active model, print metrics",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "evaluate":
             self.evaluate(options["train"], options["test"], options["threshold"])
+        elif options["action"] == "retrain":
+            self.retrain()
+
+    def retrain(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+
+        from tenure.helpdesk.training import retrain
+
+        console = Console(stderr=True)
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
+        ) as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def report(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(
+                        {"embed": "embedding", "fit": "fitting"}.get(stage, stage), total=total
+                    )
+                bar.update(tasks[stage], completed=done, total=total)
+
+            try:
+                stored = retrain(progress=report)
+            except TriageModelError as error:
+                raise CommandError(str(error)) from None
+        self.stdout.write(
+            json.dumps({"model_id": stored.pk, "trained_rows": stored.trained_rows, **stored.metrics})
+        )
 
     def evaluate(self, train_path: str, test_path: str, threshold: float) -> None:
         if not 0.0 <= threshold <= 1.0:
