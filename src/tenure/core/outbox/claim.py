@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from tenure.core.models import Event
-from tenure.core.outbox import policy
+from tenure.core.outbox import policy, rows
 from tenure.core.outbox.events import event_for, save_events
 from tenure.core.outbox.settings import OutboxSettings
 from tenure.core.outbox_models import MessageStatus, OutboundMessage
@@ -118,7 +118,7 @@ def claim_batch(now: dt.datetime, config: OutboxSettings) -> Claim:
         for message in pending:
             _apply_rules(message, customers[message.customer_id], now, config, ledger, known, events)
         if pending:
-            OutboundMessage.objects.bulk_update(pending, UPDATED_FIELDS)
+            rows.update_rows(pending, UPDATED_FIELDS)
         if unrecorded:
             OutboundMessage.objects.filter(pk__in=[message.pk for message in unrecorded]).update(
                 send_after=None

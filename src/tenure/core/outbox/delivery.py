@@ -20,7 +20,7 @@ import time
 from django.db import transaction
 from django.utils import timezone
 
-from tenure.core.outbox import fallback
+from tenure.core.outbox import fallback, rows
 from tenure.core.outbox.base import Adapter, PermanentSendError, SendError
 from tenure.core.outbox.claim import Claim, claim_batch
 from tenure.core.outbox.email import EmailAdapter
@@ -52,18 +52,11 @@ def _ours(message: OutboundMessage) -> bool:
 def _mark_sent(message: OutboundMessage, provider_id: str, config: OutboxSettings) -> bool:
     """One statement, committed at once: the window in which a crash repeats this message is this short."""
     sent_at = timezone.now()
-    marked = OutboundMessage.objects.filter(
-        pk=message.pk, status=MessageStatus.SENDING, attempts=message.attempts
-    ).update(
-        status=MessageStatus.SENT,
-        provider_id=provider_id[:300],
-        sent_at=sent_at,
-        last_error="",
-        # Until the batch's events are written; see the module docstring.
-        send_after=sent_at + dt.timedelta(seconds=config.sending_timeout_seconds),
-    )
+    # The sent row stays due until the batch's events are written; see the module docstring.
+    event_due = sent_at + dt.timedelta(seconds=config.sending_timeout_seconds)
+    marked = rows.mark_sent(message, provider_id[:300], sent_at, event_due)
     message.status, message.provider_id, message.sent_at = MessageStatus.SENT, provider_id[:300], sent_at
-    return bool(marked)
+    return marked
 
 
 def _record_sent(sent: list[OutboundMessage]) -> None:

@@ -1,0 +1,441 @@
+"""Outbox at scale: N messages falling due within one minute, delivered by real `tenure worker` processes to a
+loopback SMTP server (aiosmtpd, its own process) that writes down every Message-ID it accepts.
+
+Two runs: a clean one (time until all are delivered, timer lag p99 = delivery time - due time), then a
+crash run in which a worker is killed with SIGKILL several times while delivering and restarted at once;
+lost and duplicated messages are counted at the SMTP server. Prints one JSON line with the goals beside
+the figures.
+
+    python bench/journeys.py                                   # SQLite in a temp dir, 1 worker
+    python bench/journeys.py --postgres postgres://postgres@127.0.0.1:5432/postgres --workers 2
+    python bench/journeys.py --count 2000 --kills 1            # a quick look
+
+With --postgres the bench creates a fresh database on that server and drops it afterwards.
+The messages are queued as the journeys step runner queues them: one proactive `reminders` e-mail per
+enrollment, with the enrollment's step as the idempotency key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+GOALS = {"all_delivered_s": 60.0, "lag_p99_s": 10.0, "lost": 0, "duplicated": 0}
+SENDER = "reminders@bench.example"
+MESSAGE_ID = re.compile(rb"^Message-ID: *(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
+
+
+# --- the SMTP server (a separate process) ------------------------------------------------------------------
+
+
+class Recorder:
+    """aiosmtpd handler: one line per accepted message, `<message-id>\\t<unix time>`, flushed at once.
+
+    Written before the 250 reply, so every message the client may count as accepted is on file.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = out.open("ab", buffering=0)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        found = MESSAGE_ID.search(envelope.content)
+        message_id = found.group(1) if found else b"<missing>"
+        self.out.write(message_id + b"\t" + repr(time.time()).encode() + b"\n")
+        return "250 OK"
+
+
+def serve_smtp(port: int, out: Path) -> None:
+    from aiosmtpd.smtp import SMTP
+
+    loop = asyncio.new_event_loop()
+    recorder = Recorder(out)
+    server = loop.run_until_complete(
+        loop.create_server(lambda: SMTP(recorder, hostname="bench"), host="127.0.0.1", port=port)
+    )
+    loop.add_signal_handler(signal.SIGTERM, loop.stop)
+    print("ready", flush=True)
+    loop.run_forever()
+    server.close()
+
+
+# --- processes -----------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def smtp_server(out: Path) -> Iterator[int]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, __file__, "smtp-server", "--port", str(port), "--out", str(out)],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the SMTP server did not start")
+        yield port
+    finally:
+        process.terminate()
+        process.wait()
+
+
+@dataclass
+class Workers:
+    env: dict[str, str]
+    logs: Path
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    started: int = 0
+
+    def start(self) -> subprocess.Popen[bytes]:
+        self.started += 1
+        log = (self.logs / f"worker-{self.started}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tenure", "worker", "--interval", "0.2", "--no-startup-delay"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+        )
+        self.processes.append(process)
+        return process
+
+    def kill_one(self, rng: random.Random) -> None:
+        """SIGKILL a running worker and start another in its place."""
+        alive = [process for process in self.processes if process.poll() is None]
+        victim = rng.choice(alive)
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait()
+        self.processes.remove(victim)
+        self.start()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def worker_env(database_url: str, data_dir: Path, smtp_port: int, workers: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TENURE_DATA_DIR": str(data_dir),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT / "src"), os.environ.get("PYTHONPATH")])),
+        "TENURE_EMAIL_HOST": "127.0.0.1",
+        "TENURE_EMAIL_PORT": str(smtp_port),
+        "TENURE_EMAIL_FROM": SENDER,
+        "TENURE_OUTBOX_DRAINERS": str(workers),
+        # Crash recovery on a bench scale: a dead worker's tasks are re-queued after 3 s, its claimed
+        # messages are due again after 20 s (the adapter timeout is 5 s, so no send can outlive a claim).
+        "TENURE_WORKER_HEARTBEAT_SECONDS": "0.5",
+        "TENURE_WORKER_STALE_SECONDS": "3",
+        "TENURE_OUTBOX_SENDING_TIMEOUT_SECONDS": "20",
+        "TENURE_EMAIL_TIMEOUT_SECONDS": "5",
+        "TENURE_SMS_TIMEOUT_SECONDS": "5",
+    }
+
+
+# --- data ----------------------------------------------------------------------------------------------------
+
+
+def ensure_customers(count: int) -> list[int]:
+    """`count` bench customers, each with one e-mail identity; created in bulk once, reused after."""
+    from tenure.customers.models import Customer, Identity, Lifecycle
+
+    existing = list(Customer.objects.filter(external_ref__startswith="bench-").values_list("pk", flat=True))
+    missing = count - len(existing)
+    if missing > 0:
+        start = len(existing)
+        customers = Customer.objects.bulk_create(
+            [
+                Customer(name=f"Bench Customer {n}", external_ref=f"bench-{n}", lifecycle=Lifecycle.ACTIVE)
+                for n in range(start, start + missing)
+            ],
+            batch_size=5000,
+        )
+        Identity.objects.bulk_create(
+            [
+                Identity(customer=customer, channel="email", value=f"customer{start + n}@bench.example")
+                for n, customer in enumerate(customers)
+            ],
+            batch_size=5000,
+        )
+        existing = list(
+            Customer.objects.filter(external_ref__startswith="bench-").values_list("pk", flat=True)
+        )
+    return sorted(existing)[:count]
+
+
+def queue_due(run: str, customer_ids: list[int], first_due: dt.datetime, spread: float) -> dict[str, float]:
+    """One reminder per customer, due evenly over `spread` seconds from `first_due`, as the step runner queues
+    them (a row plus its `message.queued` event); returns Message-ID -> due time (unix)."""
+    from tenure.core.models import Event
+    from tenure.core.outbox.email import message_id_for
+    from tenure.core.outbox_models import OutboundMessage
+
+    domain = SENDER.rpartition("@")[2]
+    due: dict[str, float] = {}
+    rows = []
+    step = spread / len(customer_ids) if customer_ids else 0.0
+    for n, customer_id in enumerate(customer_ids):
+        key = f"bench:{run}:enrollment:{n}:step:1"
+        at = first_due + dt.timedelta(seconds=n * step)
+        due[message_id_for(key, domain)] = at.timestamp()
+        rows.append(
+            OutboundMessage(
+                customer_id=customer_id,
+                channel="email",
+                purpose="reminders",
+                template="bench/payment_due",
+                subject="Your payment is due on Friday",
+                body=f"Hello,\n\nyour payment of 42.00 is due on Friday.\n\nReference {n}.\n",
+                idempotency_key=key,
+                send_after=at,
+            )
+        )
+    created = OutboundMessage.objects.bulk_create(rows, batch_size=5000)
+    Event.objects.bulk_create(
+        [
+            Event(
+                customer_id=message.customer_id,
+                kind="message.queued",
+                occurred_at=first_due,
+                channel="email",
+                source="outbox",
+                idempotency_key=f"queued:{message.pk}",
+                payload={"message_id": message.pk, "channel": "email", "purpose": "reminders"},
+            )
+            for message in created
+        ],
+        batch_size=5000,
+    )
+    return due
+
+
+def outstanding(run: str) -> int:
+    from tenure.core.outbox_models import OutboundMessage
+
+    return (
+        OutboundMessage.objects.filter(idempotency_key__startswith=f"bench:{run}:")
+        .exclude(status__in=["sent", "failed", "suppressed"])
+        .count()
+    )
+
+
+def not_sent(run: str) -> dict[str, int]:
+    from django.db.models import Count
+
+    from tenure.core.outbox_models import OutboundMessage
+
+    rows = (
+        OutboundMessage.objects.filter(idempotency_key__startswith=f"bench:{run}:")
+        .exclude(status="sent")
+        .values("status")
+        .annotate(n=Count("id"))
+    )
+    return {row["status"]: row["n"] for row in rows}
+
+
+# --- one run -------------------------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def received(out: Path) -> list[tuple[str, float]]:
+    lines = out.read_bytes().splitlines() if out.exists() else []
+    return [(mid.decode(), float(at)) for mid, _, at in (line.partition(b"\t") for line in lines)]
+
+
+def run_once(
+    *,
+    run: str,
+    database_url: str,
+    data_dir: Path,
+    customer_ids: list[int],
+    workers: int,
+    kills: int,
+    spread: float,
+    lead: float,
+    give_up_after: float,
+    seed: int = 1,
+) -> dict[str, Any]:
+    """Queue, deliver with `workers` worker processes (killing one `kills` times), count at the server."""
+    from django.db import connection
+    from django.utils import timezone
+
+    rng = random.Random(seed)
+    logs = Path(tempfile.mkdtemp(prefix=f"bench-{run}-", dir=data_dir))
+    out = logs / "received.tsv"
+    first_due = timezone.now() + dt.timedelta(seconds=lead)
+    due = queue_due(run, customer_ids, first_due, spread)
+    count = len(due)
+    connection.close()
+    with smtp_server(out) as port:
+        pool = Workers(worker_env(database_url, data_dir, port, workers), logs)
+        for _ in range(workers):
+            pool.start()
+        # Kill points spread over the delivery: after 1/(k+1), 2/(k+1), ... of the messages reached the server.
+        kill_at = [count * (n + 1) // (kills + 1) for n in range(kills)]
+        killed = 0
+        give_up = time.monotonic() + lead + spread + give_up_after
+        try:
+            while time.monotonic() < give_up:
+                got = len(received(out))
+                while killed < len(kill_at) and got >= kill_at[killed]:
+                    pool.kill_one(rng)
+                    killed += 1
+                if got >= count and outstanding(run) == 0:
+                    break
+                connection.close()
+                time.sleep(0.2)
+        finally:
+            pool.stop()
+            connection.close()
+    copies = received(out)
+    first_seen: dict[str, float] = {}
+    for message_id, at in copies:
+        first_seen.setdefault(message_id, at)
+    lost = sorted(set(due) - set(first_seen))
+    lags = [first_seen[mid] - due_at for mid, due_at in due.items() if mid in first_seen]
+    last = max(first_seen.values()) if first_seen else float("nan")
+    return {
+        "messages": count,
+        "workers": workers,
+        "kills": killed,
+        "all_delivered_s": round(last - first_due.timestamp(), 2),
+        "throughput_per_s": round(len(first_seen) / max(last - first_due.timestamp(), 1e-9), 1),
+        "lag_p50_s": round(percentile(lags, 0.5), 3),
+        "lag_p99_s": round(percentile(lags, 0.99), 3),
+        "lag_max_s": round(max(lags), 3) if lags else None,
+        "lost": len(lost),
+        "duplicated": len(copies) - len(first_seen),
+        "foreign": len(set(first_seen) - set(due)),
+        "not_sent_in_db": not_sent(run),
+    }
+
+
+# --- the command ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def database(postgres: str | None, data_dir: Path) -> Iterator[str]:
+    """A fresh database: a temp SQLite file, or a new database on the given PostgreSQL server."""
+    if not postgres:
+        yield f"sqlite:///{data_dir / 'bench.sqlite3'}"
+        return
+    import psycopg
+
+    name = f"tenure_bench_{os.getpid()}"
+    parts = urlsplit(postgres)
+    admin = psycopg.connect(postgres, autocommit=True)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def setup_django(database_url: str, data_dir: Path) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["TENURE_DATA_DIR"] = str(data_dir)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tenure.settings")
+    sys.path.insert(0, str(REPO_ROOT / "src"))
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("mode", nargs="?", default="bench", choices=["bench", "smtp-server"])
+    parser.add_argument("--count", type=int, default=100_000, help="messages per run (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=None, help="default: 2 on PostgreSQL, 1 on SQLite")
+    parser.add_argument(
+        "--kills", type=int, default=3, help="SIGKILLs in the crash run (default: %(default)s)"
+    )
+    parser.add_argument("--spread", type=float, default=60.0, help="due times spread over this many seconds")
+    parser.add_argument("--lead", type=float, default=5.0, help="seconds from queueing to the first due time")
+    parser.add_argument("--give-up-after", type=float, default=600.0, help="seconds after the last due time")
+    parser.add_argument("--postgres", default=None, help="URL of a PostgreSQL server to create a database on")
+    parser.add_argument("--skip-clean", action="store_true", help="only the crash run")
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.mode == "smtp-server":
+        serve_smtp(args.port, args.out)
+        return
+    workers = args.workers or (2 if args.postgres else 1)
+    with tempfile.TemporaryDirectory(prefix="tenure-bench-journeys-") as tmp:
+        data_dir = Path(tmp)
+        with database(args.postgres, data_dir) as url:
+            setup_django(url, data_dir)
+            from django.db import connection
+
+            started = time.monotonic()
+            customer_ids = ensure_customers(args.count)
+            setup_s = time.monotonic() - started
+            common: dict[str, Any] = {
+                "database_url": url,
+                "data_dir": data_dir,
+                "customer_ids": customer_ids,
+                "workers": workers,
+                "spread": args.spread,
+                "lead": args.lead,
+                "give_up_after": args.give_up_after,
+            }
+            result: dict[str, Any] = {
+                "bench": "journeys-outbox",
+                "database": connection.vendor,
+                "count": args.count,
+                "spread_s": args.spread,
+                "setup_s": round(setup_s, 1),
+                "goals": GOALS,
+            }
+            if not args.skip_clean:
+                result["clean"] = run_once(run="clean", kills=0, **common)
+            result["crash"] = run_once(run="crash", kills=args.kills, **common)
+            connection.close()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
