@@ -16,6 +16,7 @@ urlpatterns = [
     path("journeys/", include("tenure.journeys.urls")),
     path("field/", include("tenure.field.urls")),
     path("surveys/", include("tenure.surveys.urls")),
+    path("outbox/", include("tenure.core.outbox.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]
