@@ -103,6 +103,9 @@ def _register_routers() -> None:
     from tenure.helpdesk.api import router as helpdesk_router
 
     api.add_router("/", helpdesk_router)
+    from tenure.journeys.api import router as journeys_router
+
+    api.add_router("/", journeys_router)
 
 
 _register_routers()

@@ -34,6 +34,8 @@ JOURNEY_FIELDS = {
     "holdout_percent", "steps",
 }  # fmt: skip
 PURPOSES = (TRANSACTIONAL, *Purpose.values)
+# Journey pages live at /journeys/<key>/; these paths are taken by other pages.
+RESERVED_KEYS = frozenset({"new", "validate", "import", "tasks", "templates", "export-yaml"})
 
 
 def journey_to_document(journey: Journey) -> dict[str, Any]:
@@ -165,6 +167,8 @@ def clean_journey(data: Any, known_templates: set[str], at: str = "") -> dict[st
     key, name = data.get("key"), data.get("name")
     if not isinstance(key, str) or not KEY.match(key):
         errors.add("key", "missing or bad key: lower-case letters, digits, - and _")
+    elif key in RESERVED_KEYS:
+        errors.add("key", f"{key!r} is reserved; choose another key")
     if not isinstance(name, str) or not name.strip():
         errors.add("name", "missing name")
     purpose = data.get("purpose", "service_updates")
@@ -225,7 +229,8 @@ def clean_process_type(data: Any, at: str) -> dict[str, Any]:
             elif not isinstance(stage.get("days", 0), int | float):
                 errors.add(f"{at}.stages.{index}.days", "expected days as a number")
     errors.raise_if_any()
-    return {"key": data["key"], "name": str(data.get("name") or data["key"]), "stages": list(stages)}
+    assert isinstance(stages, list)
+    return {"key": data["key"], "name": str(data.get("name") or data["key"]), "stages": stages}
 
 
 def parse_yaml(text: str) -> dict[str, Any]:

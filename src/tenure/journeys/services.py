@@ -16,7 +16,7 @@ from django.utils import timezone
 from tenure.core.outbox.services import queue_message
 from tenure.core.outbox_models import TRANSACTIONAL, OutboundMessage
 from tenure.core.services import audit, record_event
-from tenure.customers.models import Customer
+from tenure.customers.models import Customer, Lifecycle
 from tenure.customers.services import actor_label
 from tenure.journeys.documents import clean_journey, clean_process_type, clean_template, parse_yaml
 from tenure.journeys.enrolling import EVENT_SOURCE, enroll, enroll_many
@@ -28,6 +28,7 @@ from tenure.journeys.triggers import enroll_for_fact, forget_index
 __all__ = [
     "ImportResult",
     "advance_process",
+    "broadcast",
     "complete_task",
     "enroll",
     "enroll_manually",
@@ -190,7 +191,7 @@ def enroll_manually(*, customer: Customer, journey: Journey, by: User | None = N
 
 
 @transaction.atomic
-def complete_task(*, task: Task, by: User) -> Task:
+def complete_task(*, task: Task, by: User | None) -> Task:
     if task.done_at is None:
         task.done_at = timezone.now()
         task.save(update_fields=["done_at"])
@@ -198,7 +199,7 @@ def complete_task(*, task: Task, by: User) -> Task:
             customer_id=task.customer_id,
             kind="journey.task_done",
             channel="system",
-            actor=actor_label(by),
+            actor=actor_label(by) if by else "",
             source=EVENT_SOURCE,
             idempotency_key=f"task-done:{task.pk}",
             payload={"task": task.title},
@@ -257,9 +258,9 @@ def advance_process(
     return process
 
 
-def test_send(*, template: MessageTemplate, customer: Customer, by: User) -> OutboundMessage:
+def test_send(*, template: MessageTemplate, customer: Customer, by: User | None) -> OutboundMessage:
     """Render against a real customer and send it to the staff member's own e-mail through the outbox."""
-    if not by.email:
+    if by is None or not by.email:
         raise ValidationError({"email": "add an e-mail address to your account to receive test sends"})
     values = template_context(customer, {"event": {}, "event_kind": "test"}, "Test send")
     try:
@@ -278,3 +279,58 @@ def test_send(*, template: MessageTemplate, customer: Customer, by: User) -> Out
             recipient=by.email,
             idempotency_key=f"test-send:{uuid.uuid4().hex}",
         )
+
+
+def broadcast(
+    *,
+    journey: Journey,
+    subject: str,
+    message: str,
+    lifecycle: str = "",
+    tag: str = "",
+    rep: str = "",
+    by: User | None = None,
+) -> int:
+    """A heads-up to an audience (a rep's customers, a lifecycle stage, a tag); returns how many were enrolled.
+
+    Lost and merged-away customers are never in the audience. `subject` and `message` reach the
+    templates as `context.subject` / `context.message`.
+    """
+    if not journey.is_active:
+        raise ValidationError({"journey": f"{journey.name} is switched off"})
+    sources = " ".join(
+        t.subject + t.body for t in MessageTemplate.objects.filter(key__in=_template_keys(journey))
+    )
+    for name, value in (("subject", subject), ("message", message)):
+        if f"context.{name}" in sources and not value.strip():
+            raise ValidationError({name: f"this journey's message uses the {name}: write one"})
+    audience = Customer.objects.filter(merged_into__isnull=True).exclude(lifecycle=Lifecycle.LOST)
+    if lifecycle:
+        if lifecycle not in Lifecycle.values:
+            raise ValidationError({"lifecycle": f"{lifecycle!r} is not one of {', '.join(Lifecycle.values)}"})
+        audience = audience.filter(lifecycle=lifecycle)
+    if tag.strip():
+        audience = audience.filter(tags__name=tag.strip().lower())
+    if rep.strip():
+        owner = User.objects.filter(username=rep.strip()).first()
+        if owner is None:
+            raise ValidationError({"rep": f"no staff member {rep.strip()!r}"})
+        audience = audience.filter(assigned_rep=owner)
+    ids = list(audience.values_list("pk", flat=True).distinct())
+    if not ids:
+        raise ValidationError({"audience": "no customer matches this audience"})
+    key = f"broadcast:{uuid.uuid4().hex[:16]}"
+    context = {"subject": subject.strip(), "message": message.strip(), "event": {}, "event_kind": "broadcast"}
+    count = enroll_many(journey=journey, customer_ids=ids, trigger_key=key, context=context)
+    audit(
+        actor=by,
+        action="journeys.broadcast",
+        object_type="journey",
+        object_id=journey.pk,
+        details={"audience": len(ids), "enrolled": count, "lifecycle": lifecycle, "tag": tag, "rep": rep},
+    )
+    return count
+
+
+def _template_keys(journey: Journey) -> list[str]:
+    return [step["template"] for step in journey.steps if step.get("type") == "send"]

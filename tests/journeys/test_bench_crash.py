@@ -1,0 +1,58 @@
+"""A small run of bench/journeys.py on the test database: real workers, a real SMTP server process, one
+SIGKILL mid-delivery. Counted at the SMTP server: nothing lost, and at most one repeat per kill (the message
+a worker had handed to the server but not yet marked sent when it died). No timing assertions."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests.core.conftest import test_database_url
+
+from tenure.core.outbox_models import OutboundMessage
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_journeys", REPO_ROOT / "bench" / "journeys.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_delivery_loses_nothing(tmp_path: Path) -> None:
+    bench = load_bench()
+    count, kills = 300, 1
+    customer_ids = bench.ensure_customers(count)
+
+    result = bench.run_once(
+        run="test",
+        database_url=test_database_url(),
+        data_dir=tmp_path,
+        customer_ids=customer_ids,
+        workers=2 if connection.vendor == "postgresql" else 1,
+        kills=kills,
+        spread=2.0,
+        lead=1.0,
+        give_up_after=120.0,
+    )
+
+    assert result["messages"] == count
+    assert result["kills"] == kills
+    assert result["lost"] == 0, result
+    assert result["foreign"] == 0, result
+    # At-least-once: a kill between the server's "250 OK" and the sent mark repeats that one message.
+    assert result["duplicated"] <= kills, result
+    assert result["not_sent_in_db"] == {}, result
+    assert OutboundMessage.objects.filter(status="sent", send_after__isnull=True).count() == count
+    assert settings.DATA_DIR != tmp_path  # the workers used their own data dir, not the test's
