@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tenure.inbox.models import Mailbox
+from tests.loopback import smtp_server
 
 DOVECOT_CANDIDATES = ("/usr/sbin/dovecot", "/usr/local/sbin/dovecot")
 
@@ -74,16 +75,18 @@ service imap-login {{
 """
 
 
+# dovecot reads its passwd-file once per change of mtime (second resolution), so accounts are made up front.
+ACCOUNTS = 200
+
+
 @dataclass
 class Dovecot:
     root: Path
     port: int
+    accounts: list[tuple[str, str]]
 
     def add_user(self) -> tuple[str, str]:
-        username, password = f"u{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
-        with (self.root / "users").open("a") as handle:
-            handle.write(f"{username}:{{PLAIN}}{password}::::::\n")
-        return username, password
+        return self.accounts.pop()
 
     def client(self, username: str, password: str) -> imaplib.IMAP4:
         conn = imaplib.IMAP4("127.0.0.1", self.port)
@@ -117,7 +120,8 @@ def dovecot() -> Iterator[Dovecot]:
         (root / sub).mkdir()
     (root / "mail").chmod(0o777)  # the mail processes run as nobody when we are root
     root.chmod(0o755)
-    (root / "users").write_text("")
+    accounts = [(f"u{n:03d}{uuid.uuid4().hex[:8]}", uuid.uuid4().hex) for n in range(ACCOUNTS)]
+    (root / "users").write_text("".join(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in accounts))
     port = _free_port()
     config = root / "dovecot.conf"
     config.write_text(_config(root, port))
@@ -126,7 +130,7 @@ def dovecot() -> Iterator[Dovecot]:
     )
     try:
         _wait_for(port, process, root / "dovecot.log")
-        yield Dovecot(root, port)
+        yield Dovecot(root, port, accounts)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -165,3 +169,6 @@ def imap_account(dovecot: Dovecot, db: None) -> ImapAccount:
         password=password,
     )
     return ImapAccount(dovecot, username, password, mailbox)
+
+
+__all__ = ["smtp_server"]

@@ -33,7 +33,7 @@ class MailboxAdmin(admin.ModelAdmin):
 
 @admin.register(WebhookSource)
 class WebhookSourceAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "channel", "active", "replay_window_seconds")
+    list_display = ("slug", "name", "active", "replay_window_seconds")
 
 
 @admin.register(InboundLog)

@@ -25,7 +25,6 @@ def _rate(value: str, name: str) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class InboxSettings:
-    max_attachment_bytes: int
     max_received_headers: int
     imap_batch: int
     imap_timeout: float
@@ -36,7 +35,6 @@ class InboxSettings:
 
 def current() -> InboxSettings:
     return InboxSettings(
-        max_attachment_bytes=int(_get("TENURE_INBOX_MAX_ATTACHMENT_BYTES", str(10 * 1024 * 1024))),
         # More hops than this and the message has most likely been bouncing between two auto-responders.
         max_received_headers=int(_get("TENURE_INBOX_MAX_RECEIVED_HEADERS", "30")),
         imap_batch=int(_get("TENURE_INBOX_IMAP_BATCH", "100")),

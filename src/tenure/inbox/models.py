@@ -43,8 +43,6 @@ class WebhookSource(models.Model):
     slug = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=100)
     secret = models.CharField(max_length=200)
-    # The helpdesk channel the messages arrive on (social networks, chat tools, ...).
-    channel = models.CharField(max_length=16, default="social")
     replay_window_seconds = models.PositiveIntegerField(default=300)
     active = models.BooleanField(default=True)
 

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from tenure.customers.models import Customer
+from tenure.helpdesk.services import IncomingAttachment, receive_message
 from tenure.inbox.mail.parse import Attachment
 from tenure.inbox.models import InboundLog, InboundStatus
 
@@ -93,9 +94,7 @@ def log_item(
     )
 
 
-def _attachments(items: Iterable[Attachment]) -> tuple[Any, ...]:
-    from tenure.helpdesk.services import IncomingAttachment
-
+def _attachments(items: Iterable[Attachment]) -> tuple[IncomingAttachment, ...]:
     return tuple(IncomingAttachment(item.filename, item.content_type, item.data) for item in items)
 
 
@@ -103,8 +102,6 @@ def accept(
     contact: Contact, *, source: str, log_id: str, message_id: str = "", detail: dict[str, Any] | None = None
 ) -> InboundLog:
     """Hand a contact to the helpdesk and log it, once per `(source, log_id)`."""
-    from tenure.helpdesk.services import receive_message
-
     if (found := existing_log(source, log_id)) is not None:
         return found
     with transaction.atomic():

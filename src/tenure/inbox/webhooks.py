@@ -21,6 +21,7 @@ from tenure.inbox.signatures import webhook_valid
 
 TIMESTAMP_HEADER = "X-Tenure-Timestamp"
 SIGNATURE_HEADER = "X-Tenure-Signature"
+CHANNEL = "webhook"
 MAX_ATTACHMENTS = 10
 MAX_BODY_CHARS = 100_000
 
@@ -148,7 +149,7 @@ def receive_event(source: WebhookSource, data: dict[str, Any]) -> tuple[InboundL
     )
     contact = services.Contact(
         customer=matched.customer,
-        channel=source.channel,
+        channel=CHANNEL,
         body=text.strip() or "(see attachments)",
         subject=_str(data, "subject", limit=300),
         html=sanitize_html(html) if html else "",

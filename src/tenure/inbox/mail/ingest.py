@@ -11,6 +11,7 @@ from tenure.core.outbox.settings import current as outbox_settings
 from tenure.core.progress import ProgressFn, no_progress
 from tenure.core.services import record_event
 from tenure.customers.models import Identity, IdentityChannel
+from tenure.helpdesk.conf import current as helpdesk_settings
 from tenure.inbox import services
 from tenure.inbox.conf import current as inbox_settings
 from tenure.inbox.mail.bounces import apply_bounce
@@ -111,7 +112,7 @@ def ingest_email(raw: bytes, *, source: str, log_id: str) -> InboundLog:
         return found
     parsed: ParsedEmail | None = None
     try:
-        parsed = parse_email(raw, max_attachment_bytes=inbox_settings().max_attachment_bytes)
+        parsed = parse_email(raw, max_attachment_bytes=helpdesk_settings().max_attachment_bytes)
         verdict = _verdict(parsed)
         if verdict.kind:
             return _ignored(parsed, verdict, source=source, log_id=log_id)
