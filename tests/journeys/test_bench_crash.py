@@ -13,9 +13,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.core.conftest import test_database_url
-
 from tenure.core.outbox_models import OutboundMessage
+from tests.core.conftest import test_database_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,4 +54,4 @@ def test_a_worker_killed_mid_delivery_loses_nothing(tmp_path: Path) -> None:
     assert result["duplicated"] <= kills, result
     assert result["not_sent_in_db"] == {}, result
     assert OutboundMessage.objects.filter(status="sent", send_after__isnull=True).count() == count
-    assert settings.DATA_DIR != tmp_path  # the workers used their own data dir, not the test's
+    assert tmp_path != settings.DATA_DIR  # the workers used their own data dir, not the test's

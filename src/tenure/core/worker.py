@@ -12,7 +12,9 @@ import os
 import secrets
 import socket
 import threading
+import time
 
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
@@ -36,9 +38,14 @@ def make_worker_id() -> str:
 class Heartbeat:
     """Keeps this worker's `WorkerHeartbeat` row fresh from a thread with its own DB connection."""
 
-    def __init__(self, worker_id: str, interval: float) -> None:
+    def __init__(self, worker_id: str, interval: float, *, sweep: bool = True) -> None:
         self.worker_id = worker_id
         self.interval = interval
+        self.sweep = sweep
+        # A worker killed while running the sweep leaves it RUNNING; the reaper that would re-queue it runs
+        # inside the sweep, so without this the chain of sweeps stops for good. See `watch`.
+        self.watch_every = max(interval, settings.TENURE_WORKER_STALE_SECONDS / 2)
+        self._next_watch = time.monotonic() + self.watch_every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{worker_id}", daemon=True)
 
@@ -52,6 +59,15 @@ class Heartbeat:
             },
         )
 
+    def watch(self) -> None:
+        """Now and then: re-queue tasks of dead workers and restart the sweep chain if it is gone."""
+        if time.monotonic() < self._next_watch:
+            return
+        self._next_watch = time.monotonic() + self.watch_every
+        reap_orphaned_tasks()
+        if self.sweep:
+            ensure_sweep_scheduled()
+
     def start(self) -> None:
         # The first beat lands before any task is claimed, so no reaper mistakes us for dead.
         self.beat()
@@ -63,6 +79,7 @@ class Heartbeat:
             while not self._stop.wait(self.interval):
                 try:
                     self.beat()
+                    self.watch()
                 except DatabaseError:
                     # A busy or restarting database: try again next beat on a fresh connection.
                     logger.exception("Heartbeat of worker %s failed", self.worker_id)
@@ -79,7 +96,7 @@ class Heartbeat:
 
 def run_worker(worker: Worker, heartbeat_seconds: float, *, sweep: bool = True) -> None:
     """Run `worker` until it stops, with a heartbeat; start-up reaps orphans and schedules the sweep."""
-    heartbeat = Heartbeat(worker.worker_id, heartbeat_seconds)
+    heartbeat = Heartbeat(worker.worker_id, heartbeat_seconds, sweep=sweep)
     heartbeat.start()
     try:
         requeued = reap_orphaned_tasks()
