@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_tasks",
     "django_tasks_db",
+    "channels",
     "tenure.core",
     "tenure.customers",
     "tenure.inbox",
@@ -88,6 +89,22 @@ MIDDLEWARE = [
 ROOT_URLCONF = "tenure.urls"
 WSGI_APPLICATION = "tenure.wsgi.application"
 ASGI_APPLICATION = "tenure.asgi.application"
+
+# Websockets (live chat, console presence). The in-memory layer reaches sockets of this process only;
+# with several web processes set TENURE_CHANNEL_LAYER to a layer backend (e.g.
+# "channels_redis.core.RedisChannelLayer", installed separately) and TENURE_CHANNEL_LAYER_URL to its server.
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": os.environ.get("TENURE_CHANNEL_LAYER", "channels.layers.InMemoryChannelLayer"),
+        **(
+            {"CONFIG": {"hosts": [os.environ["TENURE_CHANNEL_LAYER_URL"]]}}
+            if os.environ.get("TENURE_CHANNEL_LAYER_URL")
+            else {}
+        ),
+    }
+}
+# Sites allowed to embed the chat widget (scheme://host[:port]); the server's own ALLOWED_HOSTS always are.
+TENURE_CHAT_ORIGINS = _env_list("TENURE_CHAT_ORIGINS", "")
 
 TEMPLATES = [
     {

@@ -13,6 +13,7 @@ urlpatterns = [
     path("insights/", include("tenure.insights.urls")),
     path("inbox/", include("tenure.inbox.urls")),
     path("helpdesk/", include("tenure.helpdesk.urls")),
+    path("console/", include("tenure.helpdesk.console.urls")),
     path("journeys/", include("tenure.journeys.urls")),
     path("field/", include("tenure.field.urls")),
     path("surveys/", include("tenure.surveys.urls")),

@@ -102,7 +102,7 @@
   function onFrame(frame) {
     if (frame.type === "welcome") {
       keepToken(frame.token);
-      if (frame.email) whoForm.style.display = "none";
+      if (frame.identified) whoForm.style.display = "none";
       (frame.messages || []).forEach(show);
       say("");
       flush();

@@ -1,0 +1,258 @@
+"""Console pages: the inbox (saved views), one conversation, and the actions an agent takes on it.
+
+Every action is a POST answered with the refreshed part of the page for htmx, or a redirect back to
+the conversation without it. Bad input comes back as the form with its errors; nothing is stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.middleware import HtmxDetails
+
+from tenure.core.access import staff_page
+from tenure.helpdesk.console import actions, queues, selectors
+from tenure.helpdesk.console.access import VIEW, WORK
+from tenure.helpdesk.console.forms import (
+    AssignForm,
+    CallForm,
+    MacroForm,
+    NoteForm,
+    ReplyForm,
+    StatusForm,
+    reply_channels,
+)
+from tenure.helpdesk.models import Request
+
+
+class HtmxRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _page_number(raw: str | None) -> int:
+    try:
+        return max(1, min(int(raw or 1), 10_000))
+    except ValueError:
+        return 1
+
+
+@require_GET
+@staff_page(VIEW)
+def inbox(request: HtmxRequest) -> HttpResponse:
+    view = request.GET.get("view", "mine")
+    if view not in queues.VIEW_SLUGS:
+        view = "mine"
+    now = timezone.now()
+    page = queues.page(request.user, view, _page_number(request.GET.get("page")), now=now)
+    context: dict[str, Any] = {"view": queues.VIEW_SLUGS[view], "page": page, "now": now}
+    if request.htmx:
+        return render(request, "helpdesk/console/inbox.html#queue", context)
+    counts = queues.counts(request.user, now=now)
+    context["tabs"] = [(v, counts[v.slug]) for v in queues.VIEWS]
+    return render(request, "helpdesk/console/inbox.html", context)
+
+
+def _forms(request: Request, **bound: Any) -> dict[str, Any]:
+    channels = reply_channels(request.customer)
+    initial_channel = (
+        request.channel if request.channel in dict(channels) else (channels[0][0] if channels else "")
+    )
+    forms: dict[str, Any] = {
+        "reply_form": ReplyForm(channels=channels, initial={"channel": initial_channel}),
+        "note_form": NoteForm(),
+        "status_form": StatusForm(initial={"status": request.status}),
+        "assign_form": AssignForm(initial={"assignee": request.assignee_id}),
+        "call_form": CallForm(),
+        "macro_form": MacroForm(),
+    }
+    forms.update(bound)
+    return forms
+
+
+def _conversation_context(http: HttpRequest, request_id: int, **bound: Any) -> dict[str, Any]:
+    found = selectors.conversation(http.user, request_id)
+    return {
+        "c": found,
+        "r": found.request,
+        "can_work": http.user.has_perm(WORK),
+        **_forms(found.request, **bound),
+    }
+
+
+@require_GET
+@staff_page(VIEW)
+def conversation(request: HttpRequest, request_id: int) -> HttpResponse:
+    return render(request, "helpdesk/console/conversation.html", _conversation_context(request, request_id))
+
+
+@require_GET
+@staff_page(VIEW)
+def thread(request: HttpRequest, request_id: int) -> HttpResponse:
+    """The messages alone, for live refreshes."""
+    found = selectors.request_for(request.user, request_id)
+    messages_, older_hidden = selectors.thread(found)
+    return render(
+        request,
+        "helpdesk/console/conversation.html#thread",
+        {"r": found, "c": {"thread": messages_, "older_hidden": older_hidden}},
+    )
+
+
+def _after_action(http: HtmxRequest, request_id: int, done: str, **bound: Any) -> HttpResponseBase:
+    if bound:
+        context = _conversation_context(http, request_id, **bound)
+        if http.htmx:
+            return render(http, "helpdesk/console/conversation.html#workspace", context)
+        return render(http, "helpdesk/console/conversation.html", context, status=422)
+    if http.htmx:
+        context = _conversation_context(http, request_id)
+        context["done"] = done
+        return render(http, "helpdesk/console/conversation.html#workspace", context)
+    messages.success(http, done)
+    return redirect("console:conversation", request_id=request_id)
+
+
+def _apply_errors(form: Any, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, problems in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, problems)
+    else:
+        form.add_error(None, error.messages)
+
+
+def _target(http: HttpRequest, request_id: int) -> Request:
+    return selectors.request_for(http.user, request_id)
+
+
+@require_POST
+@staff_page(VIEW, WORK)
+def reply(request: HtmxRequest, request_id: int) -> HttpResponseBase:
+    target = _target(request, request_id)
+    form = ReplyForm(request.POST, channels=reply_channels(target.customer))
+    if form.is_valid():
+        try:
+            actions.reply(target, request.user, form.cleaned_data["body"], form.cleaned_data["channel"])
+        except ValidationError as error:
+            _apply_errors(form, error)
+    if form.errors:
+        return _after_action(request, request_id, "", reply_form=form)
+    return _after_action(request, request_id, "Reply sent.")
+
+
+@require_POST
+@staff_page(VIEW, WORK)
+def note(request: HtmxRequest, request_id: int) -> HttpResponseBase:
+    target = _target(request, request_id)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.note(target, request.user, form.cleaned_data["body"])
+        except ValidationError as error:
+            _apply_errors(form, error)
+    if form.errors:
+        return _after_action(request, request_id, "", note_form=form)
+    return _after_action(request, request_id, "Note added.")
+
+
+@require_POST
+@staff_page(VIEW, WORK)
+def status(request: HtmxRequest, request_id: int) -> HttpResponseBase:
+    target = _target(request, request_id)
+    form = StatusForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.set_status(target, request.user, form.cleaned_data["status"])
+        except ValidationError as error:
+            _apply_errors(form, error)
+    if form.errors:
+        return _after_action(request, request_id, "", status_form=form)
+    return _after_action(request, request_id, f"Status set to {form.cleaned_data['status']}.")
+
+
+@require_POST
+@staff_page(VIEW, WORK)
+def assign(request: HtmxRequest, request_id: int) -> HttpResponseBase:
+    target = _target(request, request_id)
+    form = AssignForm(request.POST)
+    if form.is_valid():
+        assignee: User | None = form.cleaned_data["assignee"]
+        try:
+            actions.assign(target, request.user, assignee)
+        except ValidationError as error:
+            _apply_errors(form, error)
+    if form.errors:
+        return _after_action(request, request_id, "", assign_form=form)
+    return _after_action(request, request_id, "Assignment changed.")
+
+
+@require_POST
+@staff_page(VIEW, WORK)
+def call(request: HtmxRequest, request_id: int) -> HttpResponseBase:
+    target = _target(request, request_id)
+    form = CallForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            actions.log_call(
+                target,
+                request.user,
+                direction=data["direction"],
+                duration=data["minutes"] * 60 + data["seconds"],
+                outcome=data["outcome"],
+                notes=data["notes"],
+            )
+        except ValidationError as error:
+            _apply_errors(form, error)
+    if form.errors:
+        return _after_action(request, request_id, "", call_form=form)
+    return _after_action(request, request_id, "Call logged.")
+
+
+@require_POST
+@staff_page(VIEW, WORK)
+def apply_macro(request: HtmxRequest, request_id: int) -> HttpResponseBase:
+    target = _target(request, request_id)
+    form = MacroForm(request.POST)
+    channels = dict(reply_channels(target.customer))
+    channel = request.POST.get("channel", "")
+    if form.is_valid() and channel not in channels:
+        form.add_error(None, "choose a channel this customer can be reached on")
+    if form.is_valid():
+        try:
+            actions.apply_macro(target, request.user, form.cleaned_data["macro"], channel)
+        except ValidationError as error:
+            _apply_errors(form, error)
+    if form.errors:
+        return _after_action(request, request_id, "", macro_form=form)
+    return _after_action(request, request_id, f"Macro {form.cleaned_data['macro'].name} applied.")
+
+
+@require_GET
+@staff_page(VIEW, WORK)
+def macro(request: HtmxRequest, request_id: int) -> HttpResponse:
+    """A macro rendered for this request, to put into the reply box for the agent to edit and send."""
+    target = _target(request, request_id)
+    form = MacroForm(request.GET)
+    if not form.is_valid():
+        raise Http404("no such macro")
+    try:
+        text = actions.render_macro(form.cleaned_data["macro"], target, request.user)
+    except ValidationError as error:
+        text = " ".join(error.messages)
+    return render(request, "helpdesk/console/macro_text.html", {"text": text})
+
+
+@require_GET
+@staff_page(VIEW)
+def widget(request: HttpRequest) -> HttpResponse:
+    """The one tag to put on a web site for live chat, and how to allow that site."""
+    return render(
+        request, "helpdesk/console/widget.html", {"origin": request.build_absolute_uri("/").rstrip("/")}
+    )
