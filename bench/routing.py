@@ -114,11 +114,10 @@ def main() -> None:
             all_routes[instance.name] = result.routes
             progress.advance(task)
 
-    table = Table("instance", "cost", "best known", "gap %", "vehicles", "feasible", "s")
+    table = Table("instance", "cost", "best known", "gap %", "vehicles", "feasible", "wall s", "cpu s")
+    keys = ("instance", "cost", "bks", "gap_pct", "vehicles", "feasible", "seconds", "cpu_seconds")
     for row in rows:
-        table.add_row(
-            *(str(row[k]) for k in ("instance", "cost", "bks", "gap_pct", "vehicles", "feasible", "seconds"))
-        )
+        table.add_row(*(str(row[k]) for k in keys))
     Console().print(table)
     if args.routes_out:
         args.routes_out.write_text(json.dumps(all_routes))
