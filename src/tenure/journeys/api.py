@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from tenure.core.access import require_perms
@@ -111,10 +112,26 @@ def get_journey(request: HttpRequest, key: str) -> dict[str, Any]:
     return journey_to_document(_journey(key))
 
 
-@router.put("/journeys/{key}", response=dict[str, Any])
-def put_journey(request: HttpRequest, key: str, document: dict[str, Any]) -> dict[str, Any]:
-    """Create or replace a journey from its document (the same shape as the YAML export)."""
+@router.put(
+    "/journeys/{key}",
+    response=dict[str, Any],
+    openapi_extra={
+        "requestBody": {
+            "description": "the journey document, the same shape as the YAML export",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+            "required": True,
+        }
+    },
+)
+def put_journey(request: HttpRequest, key: str) -> dict[str, Any]:
+    """Create or replace a journey from its document."""
     require_perms(request, "journeys.change_journey", "journeys.add_journey")
+    try:
+        document = json.loads(request.body or b"null")
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        raise ValidationError({"body": "send the journey as a JSON object"})
     if document.get("key", key) != key:
         raise ValidationError(
             {"key": f"the document's key {document.get('key')!r} differs from the URL's {key!r}"}
@@ -132,21 +149,24 @@ def get_report(request: HttpRequest, key: str) -> dict[str, Any]:
 
 
 @router.post("/journeys/{key}/enrollments", response={201: EnrollmentOut, 409: dict[str, Any]})
-def post_enrollment(request: HttpRequest, key: str, payload: EnrollIn) -> tuple[int, Any]:
+def post_enrollment(request: HttpRequest, key: str, payload: EnrollIn) -> Status:
     require_perms(request, "journeys.add_enrollment")
     journey, customer = _journey(key), _customer(payload.customer_id)
     with transaction.atomic():
         enrollment = services.enroll_manually(customer=customer, journey=journey, by=acting_user(request))
     if enrollment is None:
         message = f"the re-entry rule ({journey.reentry}) keeps customer {customer.pk} out of {key} right now"
-        return 409, {"errors": [{"field": "customer_id", "message": message}]}
-    return 201, EnrollmentOut(
-        id=enrollment.pk,
-        journey=journey.key,
-        customer_id=customer.pk,
-        state=enrollment.state,
-        holdout=enrollment.holdout,
-        next_step_at=enrollment.next_step_at,
+        return Status(409, {"errors": [{"field": "customer_id", "message": message}]})
+    return Status(
+        201,
+        EnrollmentOut(
+            id=enrollment.pk,
+            journey=journey.key,
+            customer_id=customer.pk,
+            state=enrollment.state,
+            holdout=enrollment.holdout,
+            next_step_at=enrollment.next_step_at,
+        ),
     )
 
 
