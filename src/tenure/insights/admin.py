@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from tenure.insights.models import ChurnModel, RetentionTarget
+from tenure.insights.models import ChurnModel, InsightsSettings, RetentionTarget
 
 
 @admin.register(RetentionTarget)
@@ -17,3 +17,13 @@ class ChurnModelAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: object) -> bool:
         return False
+
+
+@admin.register(InsightsSettings)
+class InsightsSettingsAdmin(admin.ModelAdmin):
+    """Subscription or repeat-purchase churn: which definition the retention figures use."""
+
+    list_display = ("business_model", "p_alive_threshold")
+
+    def has_add_permission(self, request: object) -> bool:
+        return not InsightsSettings.objects.exists()

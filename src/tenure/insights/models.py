@@ -84,3 +84,37 @@ class RetentionTarget(models.Model):
             errors["target_date"] = "must be after the start date"
         if errors:
             raise ValidationError(errors)
+
+
+class BusinessModel(models.TextChoices):
+    SUBSCRIPTION = "subscription", "Subscription: lost when marked lost or the contract ends"
+    REPEAT_PURCHASE = (
+        "repeat_purchase",
+        "Repeat purchase: lost when the chance they still buy falls below a threshold",
+    )
+
+
+class InsightsSettings(models.Model):
+    """One row (pk 1): how this business decides who is still a customer. Missing row = the defaults."""
+
+    business_model = models.CharField(
+        max_length=20, choices=BusinessModel.choices, default=BusinessModel.SUBSCRIPTION
+    )
+    p_alive_threshold = models.FloatField(
+        default=0.5,
+        help_text="Repeat purchase only: a customer whose probability of still buying (BG/NBD) falls "
+        "below this share counts as lost.",
+    )
+
+    class Meta:
+        verbose_name = "insights settings"
+        verbose_name_plural = "insights settings"
+
+    def __str__(self) -> str:
+        return f"{self.get_business_model_display()} (threshold {self.p_alive_threshold:g})"
+
+    def clean(self) -> None:
+        if self.p_alive_threshold is not None and not 0 < self.p_alive_threshold < 1:
+            raise ValidationError(
+                {"p_alive_threshold": "a probability strictly between 0 and 1 (0.5 for 50%)"}
+            )

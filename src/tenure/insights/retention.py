@@ -412,26 +412,36 @@ def target_progress(
     timeline: Timeline, as_of: dt.datetime, target: Target, definition: Definition | None = None
 ) -> TargetProgress:
     """Where annual churn is against the straight path from the baseline to the target by its date."""
+    report = churn_by_month(timeline, as_of, definition)
+    monthly = [(m.month, m.rate) for m in report.months]
+    return progress_against(target, as_of, monthly, report.trailing_12m, report.active_now)
+
+
+def progress_against(
+    target: Target,
+    as_of: dt.datetime,
+    monthly: list[tuple[str, float | None]],
+    current: float | None,
+    active_now: int,
+) -> TargetProgress:
+    """Progress from a churn report's figures: (month, rate) per complete month, the trailing-12-month
+    rate and the customers now. Lets a new target be shown at once from the last stored report."""
     if target.target_date <= target.start_date:
         raise ValueError(f"target date {target.target_date} must be after its start {target.start_date}")
-    report = churn_by_month(timeline, as_of, definition)
     days = (target.target_date - target.start_date).days
     elapsed = min(1.0, max(0.0, (as_of.date() - target.start_date).days / days))
     expected = (
         target.baseline_annual_churn + (target.target_annual_churn - target.baseline_annual_churn) * elapsed
     )
-    current = report.trailing_12m
     actual: list[tuple[str, float | None]] = []
     start_month = target.start_date.strftime("%Y-%m")
-    for i, month in enumerate(report.months):
-        if month.month >= start_month:
-            rates = [m.rate for m in report.months[max(0, i - 11) : i + 1] if m.rate is not None]
-            actual.append((month.month, _compound(rates)))
+    for i, (month, _) in enumerate(monthly):
+        if month >= start_month:
+            rates = [rate for _, rate in monthly[max(0, i - 11) : i + 1] if rate is not None]
+            actual.append((month, _compound(rates)))
     on_track = None if current is None else current <= expected + 1e-12
     gap = None if current is None else (current - expected) * 100
-    above = (
-        None if current is None else max(0, round((current - target.target_annual_churn) * report.active_now))
-    )
+    above = None if current is None else max(0, round((current - target.target_annual_churn) * active_now))
     if current is None:
         headline = "No churn rate yet to compare with the target."
     else:

@@ -9,7 +9,15 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from tenure.customers.models import Lifecycle
 from tenure.insights.actions import HIGH_RISK
-from tenure.insights.models import ChurnModel, CustomerScore, InsightSnapshot, RetentionTarget
+from tenure.insights.definitions import churn_definition as make_definition
+from tenure.insights.models import (
+    ChurnModel,
+    CustomerScore,
+    InsightSnapshot,
+    InsightsSettings,
+    RetentionTarget,
+)
+from tenure.insights.spans import Definition
 
 
 def at_risk(*, min_probability: float = 0.0, search: str = "") -> QuerySet[CustomerScore]:
@@ -60,3 +68,13 @@ def active_model() -> ChurnModel | None:
 
 def current_target() -> RetentionTarget | None:
     return RetentionTarget.objects.order_by("-created_at", "-pk").first()
+
+
+def insights_settings() -> InsightsSettings:
+    """The settings row, or the defaults (unsaved) when nobody has set them."""
+    return InsightsSettings.objects.filter(pk=1).first() or InsightsSettings(pk=1)
+
+
+def churn_definition() -> Definition:
+    row = insights_settings()
+    return make_definition(row.business_model, row.p_alive_threshold)

@@ -8,16 +8,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
 from tenure.core.progress import ProgressFn, no_progress
+from tenure.core.services import audit
 from tenure.insights import selectors
 from tenure.insights.churn import ChurnDataError
 from tenure.insights.drivers import find_drivers
 from tenure.insights.extract import TimelineExtract, extract_from_database
-from tenure.insights.models import InsightSnapshot
-from tenure.insights.retention import retention_report
+from tenure.insights.models import InsightSnapshot, RetentionTarget
+from tenure.insights.retention import progress_against, retention_report
 from tenure.insights.scorecard import practice_scorecard
 from tenure.insights.scoring import ScoringResult, score_customers
 
@@ -34,8 +37,9 @@ class RefreshResult:
 
 def _reports(extract: TimelineExtract, now: dt.datetime) -> dict[str, Callable[[], Any]]:
     target = selectors.current_target()
+    definition = selectors.churn_definition()
     return {
-        "retention": lambda: retention_report(extract, now, target=target),
+        "retention": lambda: retention_report(extract, now, definition, target=target),
         "drivers": lambda: find_drivers(extract, now),
         "scorecard": lambda: practice_scorecard(extract, now),
     }
@@ -108,3 +112,48 @@ def run_insights(
     refresh = refresh_snapshots(now, extract)
     progress("reports", 1, 1)
     return InsightsRun(scoring=scoring, scoring_skipped=skipped, refresh=refresh)
+
+
+def set_retention_target(
+    *,
+    actor: AbstractBaseUser | AnonymousUser | None,
+    baseline_annual_churn: float,
+    target_annual_churn: float,
+    start_date: dt.date,
+    target_date: dt.date,
+) -> RetentionTarget:
+    """Store a new target (the newest one counts) and show its progress at once against the last stored
+    retention report, so the dashboard need not wait for the nightly run. Raises ValidationError."""
+    target = RetentionTarget(
+        baseline_annual_churn=baseline_annual_churn,
+        target_annual_churn=target_annual_churn,
+        start_date=start_date,
+        target_date=target_date,
+    )
+    target.full_clean()
+    with transaction.atomic():
+        target.save()
+        audit(
+            actor=actor,
+            action="insights.target_set",
+            object_type="insights.retentiontarget",
+            object_id=target.pk,
+            details={
+                "baseline": baseline_annual_churn,
+                "target": target_annual_churn,
+                "by": str(target_date),
+            },
+        )
+        snapshot = selectors.latest_snapshot("retention")
+        if snapshot is not None:
+            churn = snapshot.payload["churn"]
+            progress = progress_against(
+                target,
+                dt.datetime.fromisoformat(snapshot.payload["as_of"]),
+                [(month["month"], month["rate"]) for month in churn["months"]],
+                churn["trailing_12m"],
+                churn["active_now"],
+            )
+            snapshot.payload["target"] = progress.to_dict()
+            snapshot.save(update_fields=["payload"])
+    return target

@@ -6,4 +6,5 @@ app_name = "insights"
 urlpatterns = [
     path("", views.dashboard_page, name="dashboard"),
     path("at-risk/", views.at_risk_page, name="at_risk"),
+    path("target/", views.set_target, name="set_target"),
 ]

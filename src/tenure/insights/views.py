@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
 from tenure.core.access import staff_page
-from tenure.insights import dashboard, selectors
+from tenure.insights import dashboard, selectors, services
 from tenure.insights.actions import HIGH_RISK
+from tenure.insights.forms import RetentionTargetForm
+
+SET_TARGET = "insights.add_retentiontarget"
 
 AT_RISK_PAGE = 50
 
@@ -17,7 +22,45 @@ AT_RISK_PAGE = 50
 @require_GET
 @staff_page("insights.view_insights")
 def dashboard_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "insights/dashboard.html", dashboard.build_context())
+    return _dashboard(request, _target_form(request))
+
+
+def _target_form(request: HttpRequest, data: object = None) -> RetentionTargetForm | None:
+    """The target form for those allowed to set one, filled with the current target."""
+    if not request.user.has_perm(SET_TARGET):
+        return None
+    current = selectors.current_target()
+    initial = (
+        {}
+        if current is None
+        else {
+            "baseline_annual_churn": current.baseline_annual_churn,
+            "target_annual_churn": current.target_annual_churn,
+            "start_date": current.start_date,
+            "target_date": current.target_date,
+        }
+    )
+    return RetentionTargetForm(data, initial=initial)  # type: ignore[arg-type]
+
+
+def _dashboard(request: HttpRequest, form: RetentionTargetForm | None, status: int = 200) -> HttpResponse:
+    context = dashboard.build_context() | {"target_form": form}
+    return render(request, "insights/dashboard.html", context, status=status)
+
+
+@require_POST
+@staff_page("insights.view_insights", SET_TARGET)
+def set_target(request: HttpRequest) -> HttpResponse:
+    form = _target_form(request, request.POST)
+    assert form is not None  # the decorator checked the permission
+    if form.is_valid():
+        try:
+            services.set_retention_target(actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            return HttpResponseRedirect(reverse("insights:dashboard") + "#target")
+    return _dashboard(request, form, status=400)
 
 
 @require_GET
