@@ -106,6 +106,9 @@ def _register_routers() -> None:
     from tenure.journeys.api import router as journeys_router
 
     api.add_router("/", journeys_router)
+    from tenure.inbox.api import router as inbox_router
+
+    api.add_router("/", inbox_router)
 
 
 _register_routers()

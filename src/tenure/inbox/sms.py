@@ -71,6 +71,7 @@ def _opt(form: Mapping[str, str], sid: str, word: str) -> InboundLog:
         )
 
 
+@transaction.atomic
 def receive_sms(form: Mapping[str, str]) -> InboundLog:
     """Handle one verified Twilio webhook; once per MessageSid. Raises ValidationError naming the field."""
     sid = form.get("MessageSid", "") or form.get("SmsSid", "")

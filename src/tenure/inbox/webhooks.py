@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from tenure.customers.models import IdentityChannel
 from tenure.inbox import services
@@ -117,6 +118,7 @@ def parse_event(body: bytes) -> dict[str, Any]:
     return data
 
 
+@transaction.atomic  # a customer made for the sender goes away again when the event is refused
 def receive_event(source: WebhookSource, data: dict[str, Any]) -> tuple[InboundLog, bool]:
     """One verified event → a contact; `(log, created)`, once per event id. Raises ValidationError."""
     event_id = _str(data, "id", required=True, limit=200)
