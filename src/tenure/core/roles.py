@@ -20,6 +20,7 @@ _WORK_CUSTOMERS = _WORK_REQUESTS | {
     "customers.delete_identity",
     "core.add_event",
     *("journeys.view_journey", "journeys.view_messagetemplate", "journeys.view_task", "journeys.change_task"),
+    *("inbox.add_callrecord", "inbox.view_callrecord"),
 }
 _MANAGE_CUSTOMERS = {
     "customers.delete_customer",
