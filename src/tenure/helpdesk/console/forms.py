@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
 from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 
-from tenure.customers.models import Customer, IdentityChannel
+from tenure.customers.models import Customer, Identity, IdentityChannel
 from tenure.helpdesk.console.access import WORK
 from tenure.helpdesk.models import Macro, RequestChannel, Status
 from tenure.inbox.calls import OUTCOMES
@@ -23,9 +24,12 @@ REPLY_CHANNELS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def reply_channels(customer: Customer) -> list[tuple[str, str]]:
+def reply_channels(customer: Customer, identities: Iterable[Identity] | None = None) -> list[tuple[str, str]]:
     """The channels this customer can be answered on, from the identities they have."""
-    have = set(customer.identities.values_list("channel", flat=True))
+    if identities is None:
+        have = set(customer.identities.values_list("channel", flat=True))
+    else:
+        have = {identity.channel for identity in identities}
     return [(channel, label) for channel, label, needs in REPLY_CHANNELS if needs in have]
 
 

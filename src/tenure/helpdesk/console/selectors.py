@@ -9,7 +9,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
 from tenure.core.models import Event
-from tenure.customers.models import Customer
+from tenure.customers.models import Customer, Identity
 from tenure.helpdesk.console.access import visible_requests
 from tenure.helpdesk.models import OPEN_STATUSES, Attachment, Callback, Request, RequestMessage
 
@@ -21,6 +21,7 @@ THREAD_LIMIT = 200
 class Conversation:
     request: Request
     customer: Customer
+    identities: list[Identity]
     thread: list[RequestMessage]
     older_hidden: bool
     other_requests: list[Request]
@@ -69,4 +70,5 @@ def conversation(user: Any, request_id: int) -> Conversation:
         .order_by("due_at")[:20]
     )
     events = list(Event.objects.filter(customer=customer).order_by("-occurred_at", "-id")[:TIMELINE_ON_PAGE])
-    return Conversation(request, customer, messages, older_hidden, others, callbacks, events)
+    identities = list(customer.identities.order_by("channel", "value"))
+    return Conversation(request, customer, identities, messages, older_hidden, others, callbacks, events)

@@ -29,7 +29,7 @@ from tenure.helpdesk.console.forms import (
     StatusForm,
     reply_channels,
 )
-from tenure.helpdesk.models import Request
+from tenure.helpdesk.models import Macro, Request
 
 
 class HtmxRequest(HttpRequest):
@@ -59,13 +59,10 @@ def inbox(request: HtmxRequest) -> HttpResponse:
     return render(request, "helpdesk/console/inbox.html", context)
 
 
-def _forms(request: Request, **bound: Any) -> dict[str, Any]:
-    channels = reply_channels(request.customer)
-    initial_channel = (
-        request.channel if request.channel in dict(channels) else (channels[0][0] if channels else "")
-    )
+def _forms(request: Request, channels: list[tuple[str, str]], **bound: Any) -> dict[str, Any]:
+    default = request.channel if request.channel in dict(channels) else (channels[0][0] if channels else "")
     forms: dict[str, Any] = {
-        "reply_form": ReplyForm(channels=channels, initial={"channel": initial_channel}),
+        "reply_form": ReplyForm(channels=channels, initial={"channel": default}),
         "note_form": NoteForm(),
         "status_form": StatusForm(initial={"status": request.status}),
         "assign_form": AssignForm(initial={"assignee": request.assignee_id}),
@@ -78,11 +75,14 @@ def _forms(request: Request, **bound: Any) -> dict[str, Any]:
 
 def _conversation_context(http: HttpRequest, request_id: int, **bound: Any) -> dict[str, Any]:
     found = selectors.conversation(http.user, request_id)
+    channels = reply_channels(found.customer, found.identities)
     return {
         "c": found,
         "r": found.request,
         "can_work": http.user.has_perm(WORK),
-        **_forms(found.request, **bound),
+        "channels": channels,
+        "macros": list(Macro.objects.filter(active=True).order_by("name")),
+        **_forms(found.request, channels, **bound),
     }
 
 
