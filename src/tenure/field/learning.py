@@ -21,6 +21,8 @@ from tenure.field.models import Appointment, DurationProfile, JobType, Status, W
 from tenure.field.travel import TravelModel, default_travel_model
 
 LOOKBACK = dt.timedelta(days=90)
+# Window calibration looks at recent promises only: older ones were made by older, worse-fitted models.
+CALIBRATION_LOOKBACK = dt.timedelta(days=14)
 DONE = (Status.COMPLETED, Status.NOT_FIXED)
 MIN_TRAVEL_SAMPLES = 20
 # A drive that ended right at the window start may include waiting outside; it says nothing about driving.
@@ -105,6 +107,8 @@ def fit_calibration(done: list[Appointment], now: dt.datetime, target: float) ->
     inside = 0
     for a in done:
         if a.window_start is None or a.window_end is None or not a.promise_quantiles:
+            continue
+        if a.window_start < now - CALIBRATION_LOOKBACK:
             continue
         minutes = (a.arrived_at - a.window_start).total_seconds() / 60.0  # type: ignore[operator]
         pits.append(windows.pit(a.promise_quantiles, minutes))

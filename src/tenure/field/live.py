@@ -28,7 +28,7 @@ from tenure.field.routes import RouteDay, load_day, point_of, predict, ts
 from tenure.field.windows import WINDOW_SECONDS, earliest_window
 
 NOTICE_THRESHOLD = 0.5  # tell the customer once a miss is more likely than not
-CHECK_INTERVAL = dt.timedelta(minutes=5)
+CHECK_INTERVAL = dt.timedelta(minutes=10)
 SURVEY_DELAY = dt.timedelta(minutes=15)
 REASON_SWEEP = "the jobs before yours are taking longer than planned"
 REASON_TRAFFIC = "the drive to you is taking longer than planned"
@@ -191,7 +191,7 @@ def running_long(
             expected_finish=expected_finish.isoformat(),
         )
         outcome = _after(appointment, now, REASON_LONG, models)
-        warnings = outcome.warnings + _shift_overrun(appointment, expected_finish)
+        warnings = outcome.warnings + _shift_overrun(appointment, expected_finish, outcome.day)
     return Outcome(
         appointment,
         True,
@@ -247,12 +247,11 @@ def _finish(
         extra = {"duration_minutes": minutes} if kind == "job.completed" else {"reason": note}
         events.record(appointment, kind, now, **extra)
         outcome = _after(appointment, now, REASON_SWEEP, models)
-        warnings = outcome.warnings + _shift_overrun(appointment, now)
+        warnings = outcome.warnings + _shift_overrun(appointment, now, outcome.day)
     return Outcome(appointment, True, appointment.get_status_display().lower(), outcome.notified, warnings)
 
 
-def _shift_overrun(appointment: Appointment, finish: dt.datetime) -> list[str]:
-    day = load_day(appointment.plan) if appointment.plan else None
+def _shift_overrun(appointment: Appointment, finish: dt.datetime, day: RouteDay | None) -> list[str]:
     if day is None or finish <= day.shift.end:
         return []
     message = (
@@ -314,6 +313,7 @@ def cancel(
 class Repredicted:
     notified: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    day: RouteDay | None = None
 
 
 def repredict(
@@ -355,7 +355,7 @@ def repredict(
     )
     has_ahead = bool(prediction.start.ahead) or any(s.status == Status.ON_SITE for s in day.stops)
     DayPlan.objects.filter(pk=plan.pk).update(check_due_at=now + CHECK_INTERVAL if has_ahead else None)
-    return Repredicted(notified, warnings)
+    return Repredicted(notified, warnings, day)
 
 
 def _notify_delay(

@@ -21,6 +21,7 @@ from tenure.field.models import AHEAD_STATUSES, Appointment, DayPlan, Shift, Sta
 from tenure.field.travel import Point, TravelModel
 
 ROUTE_STATUSES = (*AHEAD_STATUSES, Status.ON_SITE)
+DONE_STATUSES = (Status.COMPLETED, Status.NOT_FIXED)
 
 
 def ts(value: dt.datetime) -> float:
@@ -160,28 +161,32 @@ def load_days(technicians: Iterable[Technician], first: dt.datetime, last: dt.da
 
 
 def attach_stops(days: Sequence[RouteDay]) -> list[RouteDay]:
+    """Fill in each day's plan (unless already known), its open stops in order and its last finished stop."""
     if not days:
         return []
-    tech_ids = {d.technician.pk for d in days}
-    dates = {d.date for d in days}
-    plans = {
-        (p.technician_id, p.date): p
-        for p in DayPlan.objects.filter(technician_id__in=tech_ids, date__in=dates)
-    }
+    missing = [d for d in days if d.plan is None]
+    if missing:
+        found = DayPlan.objects.filter(
+            technician_id__in={d.technician.pk for d in missing}, date__in={d.date for d in missing}
+        )
+        by_key = {(p.technician_id, p.date): p for p in found}
+        for day in missing:
+            day.plan = by_key.get((day.technician.pk, day.date))
+    plan_ids = [d.plan.pk for d in days if d.plan is not None]
     stops: dict[int, list[Appointment]] = defaultdict(list)
     done: dict[int, Appointment] = {}
-    if plans:
-        plan_ids = [p.pk for p in plans.values()]
-        for appt in Appointment.objects.filter(plan_id__in=plan_ids, status__in=ROUTE_STATUSES).order_by(
-            "plan_id", "position", "id"
-        ):
-            stops[appt.plan_id].append(appt)  # type: ignore[index]
-        for appt in Appointment.objects.filter(
-            plan_id__in=plan_ids, status__in=(Status.COMPLETED, Status.NOT_FIXED), completed_at__isnull=False
-        ).order_by("completed_at"):
-            done[appt.plan_id] = appt  # type: ignore[index]
+    if plan_ids:
+        rows = Appointment.objects.filter(plan_id__in=plan_ids, status__in=(*ROUTE_STATUSES, *DONE_STATUSES))
+        for appt in sorted(rows, key=lambda a: (a.position or 0, a.pk)):
+            assert appt.plan_id is not None
+            if appt.status in DONE_STATUSES:
+                if appt.completed_at is not None:
+                    last = done.get(appt.plan_id)
+                    if last is None or appt.completed_at > last.completed_at:  # type: ignore[operator]
+                        done[appt.plan_id] = appt
+            else:
+                stops[appt.plan_id].append(appt)
     for day in days:
-        day.plan = plans.get((day.technician.pk, day.date))
         if day.plan is not None:
             day.stops = stops.get(day.plan.pk, [])
             day.last_done = done.get(day.plan.pk)

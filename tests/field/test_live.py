@@ -1,0 +1,134 @@
+"""The live day: technician reports, re-prediction after each, early delay notices, the at-risk list."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from tenure.core.models import AuditLog, Event
+from tenure.core.outbox_models import OutboundMessage
+from tenure.core.sweeper import registered_sweepers
+from tenure.field import live, selectors
+from tenure.field.booking import book, offer_windows
+from tenure.field.models import Appointment, DayPlan, Status
+
+from .world import DAY, at, build, request
+
+NOW = at(DAY, 0) - dt.timedelta(days=2)
+pytestmark = pytest.mark.django_db
+
+
+def booked_day(count: int = 4) -> list[Appointment]:
+    """One technician's day with `count` jobs booked, in route order."""
+    world = build(technicians=1, days=1)
+    for index in range(count):
+        appointment = request(world, index, days=[DAY.isoformat()])
+        book(appointment, offer_windows(appointment, NOW)[0].window_start, now=NOW)
+    return list(Appointment.objects.order_by("position"))
+
+
+def messages_to(appointment: Appointment) -> list[str]:
+    return list(
+        OutboundMessage.objects.filter(idempotency_key__startswith=f"field:{appointment.pk}:")
+        .order_by("id")
+        .values_list("body", flat=True)
+    )
+
+
+def test_on_my_way_gives_an_eta_inside_the_window() -> None:
+    first, *_ = booked_day(2)
+    outcome = live.on_my_way(first, now=first.window_start - dt.timedelta(minutes=20))
+    first.refresh_from_db()
+    assert first.status == Status.EN_ROUTE and first.eta is not None
+    assert first.window_start <= first.eta <= first.window_end  # type: ignore[operator]
+    assert "on the way" in messages_to(first)[-1]
+    assert outcome.changed
+
+
+def test_running_long_tells_later_customers_before_their_window_with_the_new_window() -> None:
+    first, second, third, *_ = booked_day(4)
+    live.on_my_way(first, now=at(DAY, 8))
+    live.arrived(first, now=at(DAY, 8.25))
+    outcome = live.running_long(first, extra_minutes=120, now=at(DAY, 8.75))
+    assert second.pk in outcome.notified
+    for stop in (second, third):
+        stop.refresh_from_db()
+        assert stop.notice_sent_at is not None and stop.notice_sent_at < stop.window_start  # type: ignore[operator]
+        assert stop.notice_window_start is not None and stop.notice_window_start >= stop.window_end  # type: ignore[operator]
+        assert stop.notice_window_end - stop.notice_window_start == dt.timedelta(hours=1)  # type: ignore[operator]
+        body = messages_to(stop)[-1]
+        assert "now " in body and "because the job before yours is taking longer" in body
+    assert Event.objects.filter(kind="appointment.delay_notice", payload__appointment_id=second.pk).exists()
+    at_risk = list(selectors.at_risk(at(DAY, 9)))
+    assert first not in at_risk
+    # once told, the customer is not told again while the new window still holds
+    before = OutboundMessage.objects.count()
+    live.repredict(second.plan, at(DAY, 9))  # type: ignore[arg-type]
+    assert OutboundMessage.objects.count() == before
+
+
+def test_completed_twice_changes_nothing_the_second_time() -> None:
+    first, *_ = booked_day(1)
+    live.arrived(first, now=at(DAY, 8.5))
+    done = live.complete(first, note="replaced valve", now=at(DAY, 9.5))
+    again = live.complete(first, now=at(DAY, 9.6))
+    assert done.changed and not again.changed
+    assert "already marked completed" in again.message
+    first.refresh_from_db()
+    assert first.completed_at == at(DAY, 9.5) and first.outcome_note == "replaced valve"
+    assert first.survey_due_at == at(DAY, 9.5) + dt.timedelta(minutes=15)
+    completed = Event.objects.filter(kind="job.completed")
+    assert completed.count() == 1
+    assert completed[0].payload["duration_minutes"] == 60
+    assert completed[0].payload["appointment_id"] == first.pk
+    with pytest.raises(ValidationError) as error:
+        live.mark_not_fixed(first, reason="part missing", now=at(DAY, 9.7))
+    assert "completed" in error.value.message_dict["status"][0]
+
+
+def test_not_fixed_needs_a_reason_and_wrong_order_is_refused() -> None:
+    first, *_ = booked_day(1)
+    with pytest.raises(ValidationError) as error:
+        live.complete(first, now=at(DAY, 9))
+    assert "cannot be completed" in error.value.message_dict["status"][0]
+    live.arrived(first, now=at(DAY, 8.5))
+    with pytest.raises(ValidationError):
+        live.mark_not_fixed(first, reason="  ", now=at(DAY, 9))
+    live.mark_not_fixed(first, reason="part on order", now=at(DAY, 9))
+    event = Event.objects.get(kind="job.not_fixed")
+    assert event.payload["reason"] == "part on order"
+
+
+def test_a_late_arrival_is_recorded_for_insights() -> None:
+    first, *_ = booked_day(1)
+    live.arrived(first, now=first.window_end + dt.timedelta(minutes=25))  # type: ignore[operator]
+    late = Event.objects.get(kind="job.late")
+    assert late.payload["minutes_late"] == 25 and late.payload["job"] == first.reference
+
+
+def test_a_shift_ending_mid_job_is_reported_and_unreachable_stops_go_to_the_dispatcher() -> None:
+    first, second, *_ = booked_day(3)
+    live.arrived(first, now=at(DAY, 8.2))
+    outcome = live.running_long(first, expected_finish=at(DAY, 17.5), now=at(DAY, 9))
+    assert any("shift ends" in warning for warning in outcome.warnings)
+    assert AuditLog.objects.filter(action="field.shift_overrun").exists()
+    second.refresh_from_db()
+    assert second.notice_reason.startswith(live.CANNOT_KEEP)
+    assert "dispatcher will call" in messages_to(second)[-1]
+    assert second in list(selectors.at_risk(at(DAY, 9)))
+
+
+def test_the_sweeper_repredicts_as_time_passes() -> None:
+    first, second, *_ = booked_day(3)
+    live.arrived(first, now=at(DAY, 8.1))  # sets the plan's check timer
+    plan = DayPlan.objects.get(pk=first.plan_id)
+    assert plan.check_due_at is not None
+    # nobody reports anything while the first job drags on for hours: the sweep notices anyway
+    handled = registered_sweepers()["field.repredict"](at(DAY, 11))
+    assert handled == 1
+    second.refresh_from_db()
+    assert second.predicted_at == at(DAY, 11)
+    assert second.miss_probability > 0.5
+    assert second.notice_sent_at == at(DAY, 11) or second.window_start <= at(DAY, 11)  # type: ignore[operator]
