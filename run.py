@@ -112,6 +112,38 @@ def ensure_chromium() -> None:
     print(f"\nNOTE: {message} Only the browser test is skipped.", flush=True)
 
 
+def dovecot_installed() -> bool:
+    return bool(shutil.which("dovecot") or Path("/usr/sbin/dovecot").exists())
+
+
+def ensure_dovecot() -> None:
+    """The e-mail tests start their own dovecot IMAP server on loopback; install it when we may (root)."""
+    if dovecot_installed():
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        say("Installing dovecot for the IMAP tests (apt-get install dovecot-imapd)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "dovecot-imapd"]
+        if run(install, env=env, stdin=subprocess.DEVNULL) != 0:
+            run(["apt-get", "update", "-q"], env=env, stdin=subprocess.DEVNULL)
+            run(install, env=env, stdin=subprocess.DEVNULL)
+        # The package starts a system-wide service; the tests run their own server and need none.
+        if shutil.which("systemctl"):
+            run(
+                ["systemctl", "disable", "--now", "dovecot"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        if dovecot_installed():
+            return
+    message = (
+        "dovecot is missing: install it with `sudo apt-get install dovecot-imapd` to run the IMAP tests."
+    )
+    if IN_CI:
+        raise StageError(message)
+    print(f"\nNOTE: {message} Only the IMAP tests are skipped.", flush=True)
+
+
 # --- PostgreSQL --------------------------------------------------------------------------------------
 
 
@@ -236,6 +268,10 @@ def test(pytest_args: Sequence[str]) -> int:
         ensure_chromium()
     except StageError as error:
         stages.append(Stage("chromium", "failed", 0.0, str(error)))
+    try:
+        ensure_dovecot()
+    except StageError as error:
+        stages.append(Stage("dovecot", "failed", 0.0, str(error)))
     stages.append(run_pytest("SQLite", None, pytest_args))
     try:
         with postgres() as url:
