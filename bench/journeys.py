@@ -11,8 +11,9 @@ the figures.
     python bench/journeys.py --count 2000 --kills 1            # a quick look
 
 With --postgres the bench creates a fresh database on that server and drops it afterwards.
-The messages are queued as the journeys step runner queues them: one proactive `reminders` e-mail per
-enrollment, with the enrollment's step as the idempotency key.
+By default each customer is enrolled in a one-step journey (send a `reminders` e-mail), the enrollments'
+`next_step_at` spread over the minute; the journeys step runner queues the e-mails, the outbox sends them.
+`--outbox-only` queues the e-mails directly (due times spread the same way) to measure the outbox alone.
 """
 
 from __future__ import annotations
@@ -241,27 +242,82 @@ def queue_due(run: str, customer_ids: list[int], first_due: dt.datetime, spread:
     return due
 
 
-def outstanding(run: str) -> int:
+BENCH_JOURNEY = "bench-payment-due"
+BENCH_STEP = "remind"
+
+
+def bench_journey() -> Any:
+    """A one-step journey (send the payment reminder by e-mail, no holdout), saved through its services."""
+    from tenure.journeys.services import save_journey, save_template
+
+    save_template(
+        data={
+            "key": BENCH_JOURNEY,
+            "language": "en",
+            "subject": "Your payment is due on Friday",
+            "body": "Hello,\n\nyour payment of 42.00 is due on Friday.\n\nJust reply if anything changed.\n",
+        }
+    )
+    return save_journey(
+        data={
+            "key": BENCH_JOURNEY,
+            "name": "Bench: payment due",
+            "trigger": {"manual": True},
+            "purpose": "reminders",
+            "holdout_percent": 0,
+            "reentry": "always",
+            "steps": [{"id": BENCH_STEP, "type": "send", "template": BENCH_JOURNEY, "channel": "email"}],
+        }
+    )
+
+
+def enroll_due(run: str, customer_ids: list[int], first_due: dt.datetime, spread: float) -> dict[str, float]:
+    """Enroll every customer, the first steps due over `spread` seconds from `first_due` (one group a
+    second); returns Message-ID -> due time (unix) of the e-mail each first step will queue."""
+    from tenure.core.outbox.email import message_id_for
+    from tenure.journeys.enrolling import enroll_many
+    from tenure.journeys.models import Enrollment
+
+    journey = bench_journey()
+    groups = max(1, min(len(customer_ids), int(spread)))
+    size = -(-len(customer_ids) // groups)
+    for group in range(groups):
+        enroll_many(
+            journey=journey,
+            customer_ids=customer_ids[group * size : (group + 1) * size],
+            trigger_key=f"bench:{run}",
+            start_at=first_due + dt.timedelta(seconds=group * spread / groups),
+        )
+    domain = SENDER.rpartition("@")[2]
+    rows = Enrollment.objects.filter(journey=journey, trigger_key=f"bench:{run}")
+    return {
+        message_id_for(f"journey:{pk}:{BENCH_STEP}", domain): at.timestamp()
+        for pk, at in rows.values_list("pk", "next_step_at")
+    }
+
+
+def _runs_messages(run: str) -> Any:
+    from django.db.models import Q
+
     from tenure.core.outbox_models import OutboundMessage
 
-    return (
-        OutboundMessage.objects.filter(idempotency_key__startswith=f"bench:{run}:")
-        .exclude(status__in=["sent", "failed", "suppressed"])
-        .count()
+    return OutboundMessage.objects.filter(
+        Q(idempotency_key__startswith=f"bench:{run}:") | Q(template=f"{BENCH_JOURNEY}:en")
     )
+
+
+def outstanding(run: str) -> int:
+    """Messages of this run not yet final, plus enrollments whose step has not run yet."""
+    from tenure.journeys.models import Enrollment
+
+    waiting = Enrollment.objects.filter(trigger_key=f"bench:{run}", state="active").count()
+    return waiting + _runs_messages(run).exclude(status__in=["sent", "failed", "suppressed"]).count()
 
 
 def not_sent(run: str) -> dict[str, int]:
     from django.db.models import Count
 
-    from tenure.core.outbox_models import OutboundMessage
-
-    rows = (
-        OutboundMessage.objects.filter(idempotency_key__startswith=f"bench:{run}:")
-        .exclude(status="sent")
-        .values("status")
-        .annotate(n=Count("id"))
-    )
+    rows = _runs_messages(run).exclude(status="sent").values("status").annotate(n=Count("id"))
     return {row["status"]: row["n"] for row in rows}
 
 
@@ -291,6 +347,7 @@ def run_once(
     spread: float,
     lead: float,
     give_up_after: float,
+    via_journeys: bool = True,
     seed: int = 1,
 ) -> dict[str, Any]:
     """Queue, deliver with `workers` worker processes (killing one `kills` times), count at the server."""
@@ -301,7 +358,7 @@ def run_once(
     logs = Path(tempfile.mkdtemp(prefix=f"bench-{run}-", dir=data_dir))
     out = logs / "received.tsv"
     first_due = timezone.now() + dt.timedelta(seconds=lead)
-    due = queue_due(run, customer_ids, first_due, spread)
+    due = (enroll_due if via_journeys else queue_due)(run, customer_ids, first_due, spread)
     count = len(due)
     connection.close()
     with smtp_server(out) as port:
@@ -397,6 +454,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--give-up-after", type=float, default=600.0, help="seconds after the last due time")
     parser.add_argument("--postgres", default=None, help="URL of a PostgreSQL server to create a database on")
     parser.add_argument("--skip-clean", action="store_true", help="only the crash run")
+    parser.add_argument(
+        "--outbox-only",
+        action="store_true",
+        help="queue the e-mails directly instead of enrolling customers in a journey (measures the outbox alone)",
+    )
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -421,11 +483,13 @@ def main(argv: list[str] | None = None) -> None:
                 "spread": args.spread,
                 "lead": args.lead,
                 "give_up_after": args.give_up_after,
+                "via_journeys": not args.outbox_only,
             }
             result: dict[str, Any] = {
                 "bench": "journeys-outbox",
                 "database": connection.vendor,
                 "count": args.count,
+                "source": "outbox rows" if args.outbox_only else "journey enrollments",
                 "spread_s": args.spread,
                 "setup_s": round(setup_s, 1),
                 "goals": GOALS,

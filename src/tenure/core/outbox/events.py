@@ -30,6 +30,14 @@ def record(message: OutboundMessage, kind: str, **payload: object) -> None:
     )
 
 
+def record_new(message: OutboundMessage, kind: str, **payload: object) -> Event:
+    """Write an event for a row created in this transaction: its key cannot exist yet, so one INSERT does
+    (post_save hooks run as for any event)."""
+    event = event_for(message, kind, **payload)
+    event.save(force_insert=True)
+    return event
+
+
 def event_for(
     message: OutboundMessage, kind: str, occurred_at: dt.datetime | None = None, **payload: object
 ) -> Event:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tenure.core.outbox.events import event_for, record_new, save_events
 from tenure.core.outbox_models import TRANSACTIONAL, MessageChannel, OutboundMessage
-from tenure.core.services import record_event
 from tenure.customers.models import Customer, Purpose
 
-EVENT_SOURCE = "outbox"
 PURPOSES = frozenset({TRANSACTIONAL, *Purpose.values})
 
 
@@ -42,38 +42,96 @@ def queue_message(
     send_after: dt.datetime | None = None,
 ) -> OutboundMessage:
     """Queue one message; queueing again with the same key returns the first row and changes nothing."""
-    existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return existing
-    _validate(channel=channel, purpose=purpose, body=body, idempotency_key=idempotency_key)
-    fields: dict[str, Any] = {
-        "customer": customer,
-        "channel": channel,
-        "purpose": purpose,
-        "body": body,
-        "subject": subject,
-        "template": template,
-        "recipient": recipient,
-        "in_reply_to": in_reply_to,
-        "send_after": send_after or timezone.now(),
-    }
-    with transaction.atomic():
-        # get_or_create settles a race with another writer of the same key on the unique constraint.
-        message, created = OutboundMessage.objects.get_or_create(
-            idempotency_key=idempotency_key, defaults=fields
-        )
-        if created:
-            record_event(
-                customer_id=customer.pk,
-                kind="message.queued",
-                channel=channel,
-                source=EVENT_SOURCE,
-                idempotency_key=f"queued:{message.pk}",
-                payload={
-                    "message_id": message.pk,
-                    "channel": channel,
-                    "purpose": purpose,
-                    "subject": subject,
-                },
-            )
+    try:
+        _validate(channel=channel, purpose=purpose, body=body, idempotency_key=idempotency_key)
+    except ValidationError:
+        # A repeat of a key already queued returns that message, whatever else the call says.
+        existing = OutboundMessage.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+        raise
+    message = OutboundMessage(
+        customer=customer,
+        channel=channel,
+        purpose=purpose,
+        body=body,
+        subject=subject,
+        template=template,
+        recipient=recipient,
+        in_reply_to=in_reply_to,
+        idempotency_key=idempotency_key,
+        send_after=send_after or timezone.now(),
+    )
+    try:
+        # The savepoint lets a repeated key (here or in a racing writer) fail alone.
+        with transaction.atomic():
+            message.save(force_insert=True)
+            record_new(message, "message.queued", subject=subject)
+    except IntegrityError:
+        return OutboundMessage.objects.get(idempotency_key=idempotency_key)
     return message
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One message for `queue_messages`; the fields mean what they mean in `queue_message`."""
+
+    customer_id: int
+    channel: str
+    purpose: str
+    body: str
+    idempotency_key: str
+    subject: str = ""
+    template: str = ""
+    recipient: str = ""
+    in_reply_to: str = ""
+    send_after: dt.datetime | None = None
+
+
+def queue_messages(drafts: Sequence[Draft]) -> dict[str, OutboundMessage]:
+    """Queue many messages with one insert for the rows and one for their events (for step runners and
+    broadcasts); returns key -> row, the first row for keys queued before. All or nothing on bad input.
+
+    The `message.queued` events are bulk-inserted: no post_save signal fires for them.
+    """
+    for index, draft in enumerate(drafts):
+        try:
+            _validate(
+                channel=draft.channel,
+                purpose=draft.purpose,
+                body=draft.body,
+                idempotency_key=draft.idempotency_key,
+            )
+        except ValidationError as error:
+            raise ValidationError(
+                {f"{index}.{name}": messages for name, messages in error.message_dict.items()}
+            ) from None
+    now = timezone.now()
+    keys = [draft.idempotency_key for draft in drafts]
+    with transaction.atomic():
+        OutboundMessage.objects.bulk_create(
+            [
+                OutboundMessage(
+                    customer_id=draft.customer_id,
+                    channel=draft.channel,
+                    purpose=draft.purpose,
+                    body=draft.body,
+                    subject=draft.subject,
+                    template=draft.template,
+                    recipient=draft.recipient,
+                    in_reply_to=draft.in_reply_to,
+                    idempotency_key=draft.idempotency_key,
+                    send_after=draft.send_after or now,
+                )
+                for draft in drafts
+            ],
+            ignore_conflicts=True,
+        )
+        rows = {
+            message.idempotency_key: message
+            for message in OutboundMessage.objects.filter(idempotency_key__in=keys)
+        }
+        save_events(
+            event_for(message, "message.queued", subject=message.subject) for message in rows.values()
+        )
+    return rows
