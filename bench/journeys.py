@@ -293,6 +293,7 @@ def enroll_due(run: str, customer_ids: list[int], first_due: dt.datetime, spread
     return {
         message_id_for(f"journey:{pk}:{BENCH_STEP}", domain): at.timestamp()
         for pk, at in rows.values_list("pk", "next_step_at")
+        if at is not None
     }
 
 

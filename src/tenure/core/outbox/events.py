@@ -33,7 +33,7 @@ def record(message: OutboundMessage, kind: str, **payload: object) -> None:
 def record_new(message: OutboundMessage, kind: str, **payload: object) -> Event:
     """Write an event for a row created in this transaction: its key cannot exist yet, so one INSERT does
     (post_save hooks run as for any event)."""
-    event = event_for(message, kind, **payload)
+    event = event_for(message, kind, None, **payload)
     event.save(force_insert=True)
     return event
 
