@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import imaplib
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -63,8 +64,9 @@ def poll_mailbox(mailbox: Mailbox, *, progress: ProgressFn = no_progress) -> Pol
                     result.fetched += 1
                     result.outcomes[log.status] += 1
                     progress(mailbox.name, result.fetched, len(uids))
-    except imap.ImapError as error:
-        result.error = str(error)
+    except (imap.ImapError, imaplib.IMAP4.error, OSError) as error:
+        # The connection broke off mid-poll: what was ingested stays, the rest comes next time.
+        result.error = str(error) or type(error).__name__
     Mailbox.objects.filter(pk=mailbox.pk).update(last_polled_at=timezone.now(), last_error=result.error)
     return result
 
