@@ -22,7 +22,10 @@ def classified(raw: bytes, *, max_received: int = 30) -> tuple[str, str]:
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
     verdict = classify(
-        message, own_domain="shop.example", own_addresses=frozenset({"care@shop.example"}), max_received=max_received
+        message,
+        own_domain="shop.example",
+        own_addresses=frozenset({"care@shop.example"}),
+        max_received=max_received,
     )
     return verdict.kind, verdict.reason
 
@@ -35,12 +38,19 @@ def test_plain_message_with_attachment() -> None:
     assert parsed.subject == "My boiler is leaking"
     assert parsed.message_id.endswith("@customer.example>")
     assert "boiler in the basement is leaking" in parsed.text
-    assert [(a.filename, a.content_type, len(a.data)) for a in parsed.attachments] == [("photo.jpg", "image/jpeg", 1003)]
+    assert [(a.filename, a.content_type, len(a.data)) for a in parsed.attachments] == [
+        ("photo.jpg", "image/jpeg", 1003)
+    ]
     assert parsed.date is not None and parsed.date.tzinfo is not None
 
 
 def test_threading_headers() -> None:
-    raw = mail(headers={"In-Reply-To": "<ack-1@shop.example>", "References": "<first@customer.example> <ack-1@shop.example>"})
+    raw = mail(
+        headers={
+            "In-Reply-To": "<ack-1@shop.example>",
+            "References": "<first@customer.example> <ack-1@shop.example>",
+        }
+    )
     parsed = parse_email(raw, max_attachment_bytes=LIMIT)
     assert parsed.in_reply_to == "<ack-1@shop.example>"
     assert parsed.references == ("<first@customer.example>", "<ack-1@shop.example>")
@@ -58,8 +68,8 @@ def test_attachment_over_the_limit_is_noted_and_the_message_kept() -> None:
 def test_html_only_message_is_sanitised_and_flattened() -> None:
     html = (
         "<html><head><style>p{color:red}</style><script>alert('x')</script></head><body>"
-        "<p onclick=\"steal()\">Hello <b>team</b>,</p><p>the <a href=\"javascript:alert(1)\">heater</a> is cold.</p>"
-        "<img src=x onerror=\"alert(2)\"><iframe src=\"https://evil.example\"></iframe>"
+        '<p onclick="steal()">Hello <b>team</b>,</p><p>the <a href="javascript:alert(1)">heater</a> is cold.</p>'
+        '<img src=x onerror="alert(2)"><iframe src="https://evil.example"></iframe>'
         "<blockquote>On Monday you wrote: old text</blockquote></body></html>"
     )
     parsed = parse_email(mail(text=None, html=html), max_attachment_bytes=LIMIT)
@@ -81,10 +91,22 @@ def test_sanitize_keeps_safe_links() -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("Thanks, that works.\n\nOn Tue, 3 Mar 2026 at 10:00, Shop <care@shop.example> wrote:\n> Did it work?\n> Bye", "Thanks, that works."),
-        ("Thanks.\n\nOn Tue, 3 Mar 2026 at 10:00, Shop Support\n<care@shop.example> wrote:\n> old", "Thanks."),
-        ("Yes please.\n\n-----Original Message-----\nFrom: Shop\nSent: Monday\nSubject: x\n\nold", "Yes please."),
-        ("Tomorrow is fine.\n\n________________________________\nFrom: Shop <care@shop.example>\nSent: Monday, 2 March 2026 09:00\nTo: Ada\nSubject: Visit\n\nold", "Tomorrow is fine."),
+        (
+            "Thanks, that works.\n\nOn Tue, 3 Mar 2026 at 10:00, Shop <care@shop.example> wrote:\n> Did it work?\n> Bye",
+            "Thanks, that works.",
+        ),
+        (
+            "Thanks.\n\nOn Tue, 3 Mar 2026 at 10:00, Shop Support\n<care@shop.example> wrote:\n> old",
+            "Thanks.",
+        ),
+        (
+            "Yes please.\n\n-----Original Message-----\nFrom: Shop\nSent: Monday\nSubject: x\n\nold",
+            "Yes please.",
+        ),
+        (
+            "Tomorrow is fine.\n\n________________________________\nFrom: Shop <care@shop.example>\nSent: Monday, 2 March 2026 09:00\nTo: Ada\nSubject: Visit\n\nold",
+            "Tomorrow is fine.",
+        ),
         ("Ja, danke.\n\nAm 03.03.2026 um 10:00 schrieb Shop <care@shop.example>:\n> alt", "Ja, danke."),
         ("> quoted first\nmy answer below", "my answer below"),
         ("> only a quote\n> nothing new", "> only a quote\n> nothing new"),
@@ -144,7 +166,9 @@ def test_auto_reply_headers(headers: dict[str, str]) -> None:
     assert classified(mail(headers=headers))[0] == "auto_reply"
 
 
-@pytest.mark.parametrize("subject", ["Out of Office: My boiler", "Automatic reply: x", "Auto: x", "Abwesenheitsnotiz", "Vacation"])
+@pytest.mark.parametrize(
+    "subject", ["Out of Office: My boiler", "Automatic reply: x", "Auto: x", "Abwesenheitsnotiz", "Vacation"]
+)
 def test_vacation_subjects(subject: str) -> None:
     assert classified(mail(subject=subject))[0] == "auto_reply"
 
@@ -173,6 +197,12 @@ def test_loops() -> None:
     assert classified(mail(message_id="<x1@shop.example>"))[0] == "loop"
     assert classified(mail(headers={"X-Loop": "care@shop.example"}))[0] == "loop"
     hops = mail()
-    hops = b"".join(b"Received: from relay%d.example by relay.example; Mon, 1 Jan 2026 00:00:00 +0000\r\n" % i for i in range(5)) + hops
+    hops = (
+        b"".join(
+            b"Received: from relay%d.example by relay.example; Mon, 1 Jan 2026 00:00:00 +0000\r\n" % i
+            for i in range(5)
+        )
+        + hops
+    )
     assert classified(hops, max_received=4)[0] == "loop"
     assert classified(hops, max_received=30)[0] == ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from tenure.core.models import Event
 from tenure.core.outbox.policy import IDENTITY_INVALID
 from tenure.core.outbox_models import MessageChannel, OutboundMessage
 from tenure.core.services import record_event
@@ -61,9 +60,3 @@ def apply_bounce(verdict: Verdict) -> Customer | None:
             },
         )
     return customer
-
-
-def is_invalid(customer_id: int, address: str) -> bool:
-    return Event.objects.filter(
-        customer_id=customer_id, kind=IDENTITY_INVALID, payload__value=address
-    ).exists()
