@@ -39,6 +39,8 @@ def asgi_server(log_dir: Path, **env: str) -> Iterator[str]:
         **os.environ,
         "DATABASE_URL": test_database_url(),
         "TENURE_DATA_DIR": str(settings.DATA_DIR),
+        # Sessions and visitor tokens made by the test must verify in the server.
+        "TENURE_SECRET_KEY": settings.SECRET_KEY,
         "TENURE_CHAT_ORIGINS": SHOP_ORIGIN,
         "PYTHONPATH": python_path,
         **env,
