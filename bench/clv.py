@@ -10,7 +10,8 @@
     `rfm_summary` produces them, and continuous times.
 (b) CDNOW 39-week holdout: build the calibration summary (weeks 1-39) from CDNOW_sample.txt, check it
     against the shipped cdnow_customers_summary_with_transactions.csv, then forecast total repeat purchase
-    days in weeks 40-78 with BG/NBD and the alternatives, beside the actual count.
+    days in weeks 40-78 with BG/NBD and the alternatives, beside the actual count. Alternatives are
+    chosen on the calibration weeks only (e.g. the (M)BG/CNBD-k variant with the highest likelihood).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import polars as pl
 from tenure.insights.clv import BetaGeo, ParetoNBD, rfm_summary
 from tenure.insights.clv_bgnbd import simulate
 from tenure.insights.clv_cdnow import CALIBRATION_END, HOLDOUT_END, read_cdnow_sample
+from tenure.insights.clv_cnbd import CNBDk, interval_logs
 
 SEED = 20261124
 TRUTH = BetaGeo(r=0.243, alpha=4.414, a=0.793, b=2.426)  # CDNOW's estimates, in weeks
@@ -113,6 +115,18 @@ def holdout_benchmark() -> None:
         "Pareto/NBD per acquisition-month cohort": by_cohort(ParetoNBD),
     }
     forecasts["mean of BG/NBD and Pareto/NBD"] = (forecasts["BG/NBD"] + forecasts["Pareto/NBD"]) / 2
+    # Regular buyers: (M)BG/CNBD-k, the variant chosen by calibration likelihood alone (never the holdout).
+    litt = data.join(interval_logs(extract, CALIBRATION_END), on="customer_id")["log_intervals"].to_numpy()
+    chosen, candidates = CNBDk.select(f, r, t, litt, max_k=4)
+    print(
+        "    (M)BG/CNBD-k calibration log-likelihoods: " + ", ".join(f"{n} {ll:.1f}" for n, ll in candidates)
+    )
+    for modified in (False, True):  # for comparison: what regularity (k = 2) would have forecast
+        other = CNBDk.fit(f, r, t, litt, k=2, modified=modified)
+        forecasts[other.name] = float(other.conditional_expected_purchases(weeks, f, r, t).sum())
+    forecasts[f"(M)BG/CNBD-k by calibration likelihood: {chosen.name}"] = float(
+        chosen.conditional_expected_purchases(weeks, f, r, t).sum()
+    )
     try:
         from lifetimes import ModifiedBetaGeoFitter
 
