@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.template import Context, Engine, TemplateSyntaxError
 
 from tenure.core.services import record_event
@@ -123,14 +124,9 @@ def acknowledge(request: Request, now: dt.datetime) -> bool:
 def sweep(now: dt.datetime) -> int:
     sent = 0
     with transaction.atomic():
-        due = claim_due(
-            Request.objects.select_related(
-                "customer", "department__team__calendar", "assignee", "sla_policy"
-            ),
-            "ack_due_at",
-            now,
-            limit=200,
-        )
+        # Nullable relations are prefetched: PostgreSQL cannot lock the outer side of a join.
+        due = claim_due(Request.objects.select_related("customer"), "ack_due_at", now, limit=200)
+        prefetch_related_objects(due, "department__team__calendar", "assignee", "sla_policy__calendar")
         for request in due:
             sent += acknowledge(request, now)
             request.save(update_fields=["ack_due_at", "ack_sent_at"])

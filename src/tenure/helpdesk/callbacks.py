@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from tenure.core.sweeper import claim_due
@@ -15,12 +16,12 @@ from tenure.helpdesk.notify import leads_of, notify
 def sweep(now: dt.datetime) -> int:
     with transaction.atomic():
         due = claim_due(
-            Callback.objects.filter(done_at__isnull=True).select_related(
-                "owner", "request__assignee", "request__department__lead", "customer"
-            ),
+            Callback.objects.filter(done_at__isnull=True).select_related("request", "customer"),
             "remind_at",
             now,
         )
+        # Nullable relations are prefetched: PostgreSQL cannot lock the outer side of a join.
+        prefetch_related_objects(due, "owner", "request__assignee", "request__department__lead")
         for callback in due:
             request = callback.request
             owners = (

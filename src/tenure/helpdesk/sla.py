@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone
 
 from tenure.core.business_hours import BusinessHours
@@ -181,9 +181,9 @@ def check(request: Request, now: dt.datetime) -> None:
 
 def sweep(now: dt.datetime) -> int:
     with transaction.atomic():
-        due = claim_due(
-            Request.objects.select_related("customer", "department__lead", "assignee"), "sla_check_at", now
-        )
+        # Nullable relations are prefetched: PostgreSQL cannot lock the outer side of a join.
+        due = claim_due(Request.objects.select_related("customer"), "sla_check_at", now)
+        prefetch_related_objects(due, "department__lead", "assignee")
         for request in due:
             check(request, now)
             request.save(

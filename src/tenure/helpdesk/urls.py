@@ -1,5 +1,9 @@
 from django.urls import path
 
+from tenure.helpdesk import views
+
 app_name = "helpdesk"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("report/", views.report, name="report"),
+]
