@@ -199,6 +199,8 @@ def ensure_customers(count: int) -> list[int]:
 def queue_due(run: str, customer_ids: list[int], first_due: dt.datetime, spread: float) -> dict[str, float]:
     """One reminder per customer, due evenly over `spread` seconds from `first_due`, as the step runner queues
     them (a row plus its `message.queued` event); returns Message-ID -> due time (unix)."""
+    from django.utils import timezone
+
     from tenure.core.models import Event
     from tenure.core.outbox.email import message_id_for
     from tenure.core.outbox_models import OutboundMessage
@@ -229,7 +231,7 @@ def queue_due(run: str, customer_ids: list[int], first_due: dt.datetime, spread:
             Event(
                 customer_id=message.customer_id,
                 kind="message.queued",
-                occurred_at=first_due,
+                occurred_at=timezone.now(),
                 channel="email",
                 source="outbox",
                 idempotency_key=f"queued:{message.pk}",
@@ -297,6 +299,37 @@ def enroll_due(run: str, customer_ids: list[int], first_due: dt.datetime, spread
     }
 
 
+PARKED = dt.timedelta(days=3650)
+
+
+def wait_for_workers(count: int, deadline: float = 300.0) -> None:
+    """Until `count` workers keep a heartbeat (they are up and polling)."""
+    from django.db import connection
+
+    from tenure.core.models import WorkerHeartbeat
+
+    give_up = time.monotonic() + deadline
+    while WorkerHeartbeat.objects.count() < count:
+        if time.monotonic() > give_up:
+            raise RuntimeError(f"{count} workers did not start within {deadline:.0f} s")
+        connection.close()
+        time.sleep(0.2)
+
+
+def move_due(run: str, shift: dt.timedelta, *, via_journeys: bool) -> None:
+    from django.db.models import F
+
+    from tenure.core.outbox_models import OutboundMessage
+    from tenure.journeys.models import Enrollment
+
+    if via_journeys:
+        Enrollment.objects.filter(trigger_key=f"bench:{run}").update(next_step_at=F("next_step_at") - shift)
+    else:
+        OutboundMessage.objects.filter(idempotency_key__startswith=f"bench:{run}:").update(
+            send_after=F("send_after") - shift
+        )
+
+
 def _runs_messages(run: str) -> Any:
     from django.db.models import Q
 
@@ -358,14 +391,21 @@ def run_once(
     rng = random.Random(seed)
     logs = Path(tempfile.mkdtemp(prefix=f"bench-{run}-", dir=data_dir))
     out = logs / "received.tsv"
-    first_due = timezone.now() + dt.timedelta(seconds=lead)
-    due = (enroll_due if via_journeys else queue_due)(run, customer_ids, first_due, spread)
+    # Seeded far in the future, then moved in one UPDATE once the workers are up, so the minute starts
+    # `lead` seconds later however long seeding and start-up took.
+    parked = timezone.now() + PARKED
+    due = (enroll_due if via_journeys else queue_due)(run, customer_ids, parked, spread)
     count = len(due)
     connection.close()
     with smtp_server(out) as port:
         pool = Workers(worker_env(database_url, data_dir, port, workers), logs)
         for _ in range(workers):
             pool.start()
+        wait_for_workers(workers)
+        first_due = timezone.now() + dt.timedelta(seconds=lead)
+        shift = parked - first_due
+        move_due(run, shift, via_journeys=via_journeys)
+        due = {message_id: at - shift.total_seconds() for message_id, at in due.items()}
         # Kill points spread over the delivery: after 1/(k+1), 2/(k+1), ... of the messages reached the server.
         kill_at = [count * (n + 1) // (kills + 1) for n in range(kills)]
         killed = 0
