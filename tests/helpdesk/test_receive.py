@@ -68,7 +68,8 @@ def test_token_in_subject_and_references_thread_onto_the_request(
 
     agent = make_staff("agent")
     answer = services.reply(request=first.request, author=agent, body="We'll send someone.")
-    outbound = OutboundMessage.objects.get(pk=answer.outbound_id)
+    outbound = answer.outbound
+    assert isinstance(outbound, OutboundMessage)
     assert token in outbound.subject and outbound.channel == "email"
     by_reference = services.receive_message(
         customer=customer,

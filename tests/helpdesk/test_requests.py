@@ -82,7 +82,7 @@ def test_split_moves_chosen_messages_to_a_linked_request(
     second = services.receive_message(
         customer=customer,
         channel="email",
-        subject="Re: Two things [#R-%06d]" % first.request.pk,
+        subject=f"Re: Two things [#R-{first.request.pk:06d}]",
         body="Also: invoice?",
     )
     new = services.split_request(

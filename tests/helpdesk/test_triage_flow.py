@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
+from pytest_django.fixtures import Settings as SettingsWrapper
 
 from tenure.core.models import Event
 from tenure.customers.models import Customer
@@ -131,10 +132,12 @@ def test_retrain_learns_departments_from_resolved_requests_and_routes_new_ones(
     assert got.request.triage_source == TriageSource.CLASSIFIER and got.request.triage_confidence
 
 
-def test_below_the_threshold_goes_to_the_queue_not_a_guess(customer: Customer, settings: object) -> None:
+def test_below_the_threshold_goes_to_the_queue_not_a_guess(
+    customer: Customer, settings: SettingsWrapper
+) -> None:
     resolved_history(customer)
     call_command("triage", "retrain", stdout=io.StringIO())
-    setattr(settings, "TENURE_HELPDESK_TRIAGE_THRESHOLD", 0.99)
+    settings.TENURE_HELPDESK_TRIAGE_THRESHOLD = 0.99
     got = services.receive_message(customer=customer, channel="email", body="Hello")
     assert got.request.department is None and got.request.needs_triage
     assert got.request.triage_confidence is not None and got.request.triage_confidence < 0.99
