@@ -19,7 +19,8 @@ The simulated company (all drawn from --seed; nothing is tuned to one seed):
   possible, a morning/afternoon range, a named day, or a day and a range. They take the first offer
   (70%) or one of the first three. Emergencies (0.3 a technician a day) ask during the day for the
   soonest window. 4% of customers are not home (the technician leaves after 10 minutes).
-- A technician leaves for the next stop in time to reach its window start, presses "on my way",
+- A technician leaves for the next stop in time to reach its window start (looking at the app every
+  10 minutes while waiting, so a job added in front is seen), presses "on my way",
   "arrived" (waiting outside until the window opens if early), reports "running long" with an
   estimate when a job passes 1.3 x its planned length, and "completed" when done.
 
@@ -64,6 +65,7 @@ EMERGENCIES_PER_TECH_DAY = 0.3
 NO_SHOW = 0.04
 SWEEP_EVERY = dt.timedelta(minutes=15)
 LONG_FACTOR = 1.3
+CHECK_PHONE = dt.timedelta(minutes=10)
 
 
 def open_database(database_url: str | None, name: str) -> None:
@@ -303,6 +305,9 @@ class Simulation:
             return
         estimate = self.models.travel.seconds(state["here"], (stop.lat, stop.lon), now)
         depart = max(now, stop.window_start - dt.timedelta(seconds=estimate))
+        if depart > now + CHECK_PHONE:  # while waiting, look at the app again: a job may be added before
+            self.schedule(now + CHECK_PHONE, lambda t, tech=tech: self.free(tech, t))
+            return
         self.schedule(depart, lambda t, tech=tech, stop=stop: self.set_off(tech, stop, t))
 
     def set_off(self, tech: Any, stop: Any, now: dt.datetime) -> None:
@@ -310,7 +315,8 @@ class Simulation:
 
         state = self.tech_state[tech.pk]
         stop.refresh_from_db()
-        if stop.status not in ("booked", "scheduled"):
+        upcoming = self.next_stop(tech, state["day"])
+        if stop.status not in ("booked", "scheduled") or upcoming is None or upcoming.pk != stop.pk:
             self.free(tech, now)
             return
         live.on_my_way(stop, now=now, models=self.models)

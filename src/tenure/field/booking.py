@@ -21,11 +21,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from tenure.field import events, notify
+from tenure.field.arrivals import coverage
 from tenure.field.insertion import Fit, Job, fits
 from tenure.field.learning import Models
 from tenure.field.models import Appointment, DayPlan, JobType, Status, Technician
 from tenure.field.preferences import Preferences
-from tenure.field.routes import RouteDay, attach_stops, load_days, local_date, point_of, ts
+from tenure.field.routes import RouteDay, attach_stops, load_days, local_date, point_of, predict, ts
 from tenure.field.windows import WINDOW_SECONDS, quantile_offsets
 
 HORIZON_DAYS = 14
@@ -248,6 +249,26 @@ def _insert(appointment: Appointment, day: RouteDay, fit: Fit, models: Models, n
     plan.save(update_fields=["version", "updated_at"])
 
 
+def _refresh_promises(day: RouteDay, now: dt.datetime, models: Models) -> None:
+    """Store, for every stop still to come, the prediction its window now rests on (calibration scores
+    promises against the last prediction before the visit, not the first)."""
+    (day,) = attach_stops([day])
+    prediction = predict(day, now, models)
+    changed = []
+    for stop, leg in zip(prediction.start.ahead, prediction.legs, strict=True):
+        if (
+            stop.status not in (Status.BOOKED, Status.SCHEDULED)
+            or not stop.window_start
+            or not stop.window_end
+        ):
+            continue
+        stop.promise_quantiles = quantile_offsets(leg.raw, ts(stop.window_start))
+        stop.promised_coverage = float(coverage(leg.raw, ts(stop.window_end)))
+        stop.planned_start = dt.datetime.fromtimestamp(float(np.median(leg.arrive)), tz=dt.UTC)
+        changed.append(stop)
+    Appointment.objects.bulk_update(changed, ["promise_quantiles", "promised_coverage", "planned_start"])
+
+
 def book(
     appointment: Appointment,
     window_start: dt.datetime,
@@ -295,6 +316,7 @@ def book(
             (fit,) = fits(day, _job(appointment, day.technician.pk, models), starts, now, models)
             if fit is not None:
                 _insert(appointment, day, fit, models, now)
+                _refresh_promises(day, now, models)
                 events.record(appointment, "job.scheduled", now, actor=actor, key=window_start.isoformat())
                 if notify_customer:
                     notify.booked(appointment)

@@ -368,7 +368,7 @@ def _notify_delay(
     new_start = dt.datetime.fromtimestamp(start, tz=dt.UTC)
     new_end = new_start + dt.timedelta(seconds=WINDOW_SECONDS)
     key = now.strftime("%Y%m%dT%H%M")
-    stop.notice_sent_at = now
+    stop.notice_sent_at = stop.notice_sent_at or now  # the first notice: was the customer told in time?
     if new_end > day.shift.end + SHIFT_GRACE:
         stop.notice_reason = f"{CANNOT_KEEP}{reason}"
         notify.cannot_keep(stop, f"{reason} and the technician's day ends first", key)

@@ -176,7 +176,7 @@ class Appointment(models.Model):
     notice_window_start = models.DateTimeField(null=True, blank=True)
     notice_window_end = models.DateTimeField(null=True, blank=True)
     notice_reason = models.CharField(max_length=200, blank=True, default="")
-    notice_sent_at = models.DateTimeField(null=True, blank=True)
+    notice_sent_at = models.DateTimeField(null=True, blank=True)  # the first notice (later ones are events)
 
     # What happened.
     en_route_at = models.DateTimeField(null=True, blank=True)
