@@ -165,6 +165,22 @@ def worker_env(database_url: str, data_dir: Path, smtp_port: int, workers: int) 
     }
 
 
+def smtp_ceiling(messages: int = 2000) -> float:
+    """Messages a second one plain smtplib client gets through the same server, nothing else involved:
+    the most any worker could deliver to it on this machine right now."""
+    import smtplib
+
+    with tempfile.TemporaryDirectory() as tmp, smtp_server(Path(tmp) / "probe.tsv") as port:
+        client = smtplib.SMTP("127.0.0.1", port)
+        body = b"From: %s\r\nTo: probe@bench.example\r\nSubject: probe\r\nMessage-ID: <%d@probe>\r\n\r\nprobe\r\n"
+        started = time.perf_counter()
+        for n in range(messages):
+            client.sendmail(SENDER, ["probe@bench.example"], body % (SENDER.encode(), n))
+        elapsed = time.perf_counter() - started
+        client.quit()
+    return messages / elapsed
+
+
 # --- data ----------------------------------------------------------------------------------------------------
 
 
@@ -533,6 +549,7 @@ def main(argv: list[str] | None = None) -> None:
                 "source": "outbox rows" if args.outbox_only else "journey enrollments",
                 "spread_s": args.spread,
                 "setup_s": round(setup_s, 1),
+                "smtp_server_alone_per_s": round(smtp_ceiling(), 1),
                 "goals": GOALS,
             }
             if not args.skip_clean:
