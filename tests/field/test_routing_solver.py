@@ -39,7 +39,7 @@ def job(
     )  # type: ignore[arg-type]
 
 
-def assert_keeps_every_rule(plan, workers, jobs) -> None:  # type: ignore[no-untyped-def]
+def assert_keeps_every_rule(plan, workers, jobs, exact_timing_may_drop: bool = False) -> None:  # type: ignore[no-untyped-def]
     by_key = {j.key: j for j in jobs}
     for w in workers:
         stops = plan.routes[w.key]
@@ -48,7 +48,8 @@ def assert_keeps_every_rule(plan, workers, jobs) -> None:  # type: ignore[no-unt
         for stop in stops:
             assert by_key[stop.job].early <= stop.start <= by_key[stop.job].late
             assert not (by_key[stop.job].skills - w.skills)
-    assert plan.warnings == []
+    if not exact_timing_may_drop:
+        assert plan.warnings == []
 
 
 def test_skills_windows_and_shifts_hold() -> None:
@@ -157,3 +158,33 @@ def test_moving_a_job_to_a_technician_without_the_skill_is_refused_with_the_reas
     assert timed.problems == ["JOB-1: T1 lacks the skill gas"]
     late = time_route(w, [job(2, (100, 0), 8 * H, 8 * H + 1800, label="JOB-2")], grid_travel)
     assert late.problems == ["JOB-2: arrives 09:40, after its window 08:00 to 08:30"]
+
+
+def test_a_busy_day_with_lunch_breaks_never_plans_a_late_arrival() -> None:
+    """Breaks are approximated inside the solver; whatever it returns must still hold when timed exactly."""
+    import random
+
+    rng = random.Random(5)
+    lunch = (12 * H, 12 * H + 1800)
+    workers = [
+        worker(i, set(), home=(rng.uniform(0, 20), rng.uniform(0, 20)), breaks=(lunch,)) for i in range(1, 4)
+    ]
+    jobs = []
+    for key in range(1, 25):
+        opens = rng.choice(range(8, 16)) * H
+        location = (rng.uniform(0, 30), rng.uniform(0, 30))
+        jobs.append(
+            Job(
+                key=key,
+                location=location,
+                skills=frozenset(),
+                service=rng.choice([30, 45, 60, 90]) * 60,
+                early=opens,
+                late=opens + H,
+            )
+        )
+    plan = plan_day(workers, jobs, grid_travel, options=FAST)
+    assert_keeps_every_rule(plan, workers, jobs, exact_timing_may_drop=True)
+    planned = {s.job for stops in plan.routes.values() for s in stops}
+    assert planned | set(plan.unassigned) == {j.key for j in jobs} and not planned & set(plan.unassigned)
+    assert len(planned) >= 15
