@@ -30,6 +30,7 @@ import tempfile
 import time
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_SECONDS = 60.0
@@ -112,6 +113,7 @@ def run_one(database_url: str, emails: int, seed: int) -> dict[str, object]:
     from django.db import connection
 
     from tenure.helpdesk.models import Request, RequestMessage
+    from tenure.inbox import services as inbox_services
     from tenure.inbox.mail.poll import poll_mailbox
     from tenure.inbox.models import Mailbox
 
@@ -132,9 +134,22 @@ def run_one(database_url: str, emails: int, seed: int) -> dict[str, object]:
             username=username,
             password=password,
         )
+        # How much of the poll is the helpdesk's part (threading, triage, repeat detection, storing).
+        in_helpdesk = [0.0]
+        receive = inbox_services.receive_message
+
+        def timed_receive(**fields: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return receive(**fields)
+            finally:
+                in_helpdesk[0] += time.perf_counter() - started
+
+        inbox_services.receive_message = timed_receive
         started = time.perf_counter()
         result = poll_mailbox(mailbox)
         seconds = time.perf_counter() - started
+        inbox_services.receive_message = receive
     if result.error:
         raise SystemExit(f"poll failed: {result.error}")
     return {
@@ -142,7 +157,9 @@ def run_one(database_url: str, emails: int, seed: int) -> dict[str, object]:
         "emails": result.fetched,
         "seconds": round(seconds, 2),
         "emails_per_second": round(result.fetched / seconds, 1),
-        "outcomes": dict(result.outcomes),
+        "receive_message_seconds": round(in_helpdesk[0], 2),
+        "outcomes": {str(status): count for status, count in result.outcomes.items()},
+        "load_average_after": [round(x, 1) for x in os.getloadavg()],
         "requests": Request.objects.count(),
         "inbound_messages": RequestMessage.objects.filter(direction="in").count(),
     }
@@ -174,6 +191,7 @@ def main() -> None:
         print(json.dumps(run_one(args.one, args.emails, args.seed)), flush=True)
         return
     print(f"goal: {args.emails:,} e-mails in under {GOAL_SECONDS * args.emails / 1000:.0f} s", flush=True)
+    print(f"{os.cpu_count()} CPUs, load average at start {os.getloadavg()[0]:.1f}", flush=True)
     for database in [d.strip() for d in args.databases.split(",") if d.strip()]:
         if database == "postgres":
             fresh_postgres(args.pg_url)

@@ -7,7 +7,6 @@ together or not at all. `(source, external_id)` makes every call idempotent.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +17,6 @@ from tenure.customers.models import Customer
 from tenure.helpdesk.services import IncomingAttachment, receive_message
 from tenure.inbox.mail.parse import Attachment
 from tenure.inbox.models import InboundLog, InboundStatus
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
