@@ -7,10 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
 from tenure.customers.models import Customer
-from tenure.helpdesk.models import Direction, Macro, Request, RequestMessage, Status
+from tenure.helpdesk import services
+from tenure.helpdesk.models import Direction, Macro, Request, RequestMessage, StaffNotification, Status
+from tenure.helpdesk.notify import notify
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/helpdesk"
@@ -137,3 +140,22 @@ def test_macro_reply_renders_variables_and_applies_its_changes(
     )
     request = Request.objects.get(pk=request_id)
     assert request.status == Status.RESOLVED and [t.name for t in request.tags.all()] == ["refund"]
+
+
+def test_agents_read_only_their_own_notifications(
+    token_for: Callable[[str], str], make_staff: Callable[..., User], customer: Customer
+) -> None:
+    client, token = Client(), token_for("agent")
+    me = User.objects.get(username="agent-integration")
+    other = make_staff("agent", "other")
+    request = services.receive_message(customer=customer, channel="email", body="hi").request
+    notify([me], kind="sla.warning", request=request, text="due soon", key="k1")
+    notify([other], kind="sla.warning", request=request, text="not yours", key="k1")
+    mine = call(client, "get", "/notifications", token).json()
+    assert [n["text"] for n in mine] == ["due soon"]
+    theirs = StaffNotification.objects.get(user=other)
+    assert call(client, "post", f"/notifications/{theirs.pk}/read", token).status_code == 404
+    read = call(client, "post", f"/notifications/{mine[0]['id']}/read", token)
+    assert read.status_code == 200 and read.json()["read_at"]
+    assert call(client, "get", "/notifications", token).json() == []
+    assert StaffNotification.objects.get(pk=theirs.pk).read_at is None

@@ -19,7 +19,7 @@ from ninja.errors import HttpError
 from tenure.core.access import require_perms
 from tenure.customers.models import Customer
 from tenure.helpdesk import metrics, selectors, services
-from tenure.helpdesk.models import Callback, Macro, Request, RequestChannel, RequestMessage
+from tenure.helpdesk.models import Callback, Macro, Request, RequestChannel, RequestMessage, StaffNotification
 from tenure.helpdesk.models import Status as RequestStatus
 
 router = Router(tags=["helpdesk"])
@@ -194,6 +194,15 @@ class CallbackOut(Schema):
         return callback.owner.get_username() if callback.owner else None
 
 
+class NotificationOut(Schema):
+    id: int
+    kind: str
+    text: str
+    request_id: int | None
+    created_at: dt.datetime
+    read_at: dt.datetime | None
+
+
 def _request(request_id: int) -> Request:
     try:
         return selectors.request_detail(request_id)
@@ -328,3 +337,23 @@ def get_metrics(request: HttpRequest, days: int = Query(30, ge=1, le=366)) -> di
     require_perms(request, MANAGE)
     until = timezone.now()
     return metrics.compute(until - dt.timedelta(days=days), until).as_dict()
+
+
+@router.get("/helpdesk/notifications", response=list[NotificationOut], summary="My unread notifications")
+def my_notifications(request: HttpRequest) -> list[StaffNotification]:
+    """SLA warnings and breaches, call-back reminders: newest first, at most 200."""
+    require_perms(request, VIEW)
+    assert request.user.pk is not None  # require_perms passed: a signed-in user
+    return list(selectors.unread_notifications(request.user.pk).order_by("-created_at", "-id")[:200])
+
+
+@router.post(
+    "/helpdesk/notifications/{notification_id}/read", response=NotificationOut, summary="Mark one read"
+)
+def read_notification(request: HttpRequest, notification_id: int) -> StaffNotification:
+    require_perms(request, VIEW)
+    assert request.user.pk is not None
+    found = StaffNotification.objects.filter(pk=notification_id, user_id=request.user.pk).first()
+    if found is None:
+        raise HttpError(404, f"notification {notification_id} does not exist")
+    return services.mark_notification_read(notification=found, by=request.user)

@@ -37,6 +37,7 @@ from tenure.helpdesk.models import (
     RequestChannel,
     RequestMessage,
     RequestTag,
+    StaffNotification,
     Status,
     TriageSource,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "apply_macro",
     "assign",
     "complete_callback",
+    "mark_notification_read",
     "merge_requests",
     "receive_message",
     "reopen",
@@ -969,3 +971,13 @@ def complete_callback(*, callback: Callback, by: Actor, outcome: str = "") -> Ca
             late=callback.done_at > callback.due_at,
         )
     return callback
+
+
+def mark_notification_read(*, notification: StaffNotification, by: Actor) -> StaffNotification:
+    """Only the person notified may mark it read."""
+    if by is None or not by.is_authenticated or notification.user_id != by.pk:
+        raise ValidationError({"notification": "this notification is not yours"})
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+    return notification
