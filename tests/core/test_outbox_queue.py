@@ -60,3 +60,28 @@ def test_one_bad_draft_names_its_position_and_queues_nothing() -> None:
     assert "2.channel" in error.value.message_dict
     assert not OutboundMessage.objects.exists()
     assert not Event.objects.filter(kind="message.queued").exists()
+
+
+@pytest.mark.django_db
+def test_a_recipient_with_a_line_break_is_refused_not_turned_into_a_header(mailbox: Mailbox) -> None:
+    customer = customer_with(("email", "ada@customer.example"))
+    queue_messages(
+        [
+            Draft(
+                customer_id=customer.pk,
+                channel="email",
+                purpose="transactional",
+                body="Hello",
+                idempotency_key="inject",
+                recipient="eve@evil.example\r\nBcc: victim@customer.example",
+            )
+        ]
+    )
+
+    deliver_due(timezone.now())
+    deliver_due(timezone.now())
+
+    # The bad address is marked invalid; the message goes to the customer's own address instead.
+    assert [m["To"] for m in mailbox.messages] == ["ada@customer.example"]
+    assert "Bcc" not in mailbox.messages[0]
+    assert "not an e-mail address" in Event.objects.get(kind="identity.invalid").payload["reason"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import quopri
+import re
 import smtplib
 from email.header import Header
 from urllib.parse import quote
@@ -19,6 +20,7 @@ from tenure.core.outbox.unsubscribe import unsubscribe_token
 from tenure.core.outbox_models import OutboundMessage
 
 MAX_LINE = 998  # RFC 5322 line limit, without CRLF
+ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+")
 
 
 def message_id_for(idempotency_key: str, domain: str) -> str:
@@ -105,6 +107,9 @@ class EmailAdapter:
         return self._smtp
 
     def send(self, message: OutboundMessage) -> str:
+        if not ADDRESS.fullmatch(message.recipient):
+            # Also keeps a stray CR/LF in a hand-typed recipient from becoming a header of its own.
+            raise PermanentSendError(f"not an e-mail address: {message.recipient!r}", bad_address=True)
         message_id = message_id_for(message.idempotency_key, self.config.message_id_domain)
         data = build_email(message, self.config)
         try:
