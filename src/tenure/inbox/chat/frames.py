@@ -1,8 +1,14 @@
 """The chat wire format: what a visitor's widget may send, checked before anything touches the database.
 
-Visitor → server: `{"type": "message", "id": "<client id>", "body": "..."}`,
-`{"type": "identify", "email": "...", "name": "..."}`, `{"type": "typing"}`.
-Server → visitor: `welcome`, `ack`, `message`, `identified`, `typing`, `error` (see docs/chat.md).
+The socket is `/ws/chat/?token=<token>` (no token: a new visitor). JSON text frames only.
+Visitor → server:
+  `{"type": "message", "id": "<client id>", "body": "..."}` (the id makes a re-send harmless),
+  `{"type": "identify", "email": "...", "name": "..."}`, `{"type": "typing"}`.
+Server → visitor:
+  `welcome` {token, renewed, identified, messages}, `ack` {id, message}, `message` {message} (an agent's
+  reply), `identified` {email}, `typing` {name}, `error` {code, message, field?, id?, retry_after?}.
+  A message is `{"id", "from": "visitor"|"agent", "author", "body", "at"}`. Error codes: `invalid`,
+  `too_long`, `rate_limited` (send the same frame again after `retry_after` seconds).
 """
 
 from __future__ import annotations
