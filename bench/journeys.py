@@ -523,6 +523,8 @@ def main(argv: list[str] | None = None) -> None:
         serve_smtp(args.port, args.out)
         return
     workers = args.workers or (2 if args.postgres else 1)
+    # Stopped with SIGTERM, still stop the workers and the server and drop the database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="tenure-bench-journeys-") as tmp:
         data_dir = Path(tmp)
         with database(args.postgres, data_dir) as url:
