@@ -9,12 +9,14 @@ import pytest
 from django.core import signing
 from django.test import Client
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 from icalendar import Calendar
 
 from tenure.core.outbox_models import OutboundMessage
 from tenure.field import links
 from tenure.field.booking import book, offer_windows, request_appointment
 from tenure.field.models import Appointment, Status
+from tenure.field.routing.tasks import replan_day
 from tests.field.test_routing_planning import FieldDay
 
 
@@ -99,6 +101,9 @@ def test_invitation_then_reschedule_then_cancel_keeps_the_uid_and_raises_the_seq
     assert third["uid"] == first["uid"] and third["sequence"] == 2
     assert third["method"] == "CANCEL" and third["status"] == "CANCELLED"
     assert OutboundMessage.objects.filter(idempotency_key=f"field:{booked.pk}:cancel:customer").exists()
+    assert DBTaskResult.objects.filter(
+        task_path=replan_day.module_path
+    ).exists()  # the freed time gets re-planned
 
 
 def test_tampered_link_is_refused_and_changes_nothing(booked: Appointment) -> None:

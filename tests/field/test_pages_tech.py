@@ -112,6 +112,13 @@ def test_impossible_steps_and_bad_estimates_get_a_clear_message(field_day: Field
     assert ok.status_code == 200 and "expected to finish" in ok.content.decode()
     job.refresh_from_db()
     assert job.expected_finish is not None
+    from django_tasks_db.models import DBTaskResult
+
+    from tenure.field.routing.tasks import replan_day
+
+    assert (
+        DBTaskResult.objects.filter(task_path=replan_day.module_path).count() == 1
+    )  # the day gets re-planned
 
 
 def test_other_technicians_jobs_and_other_roles_are_refused(

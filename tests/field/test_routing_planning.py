@@ -201,3 +201,25 @@ def test_load_day_uses_conservative_travel(field_day: FieldDay) -> None:
     quiet = GreatCircleTravel().seconds(a, b, at(11))
     assert rush > quiet
     assert problem.travel([a, b])[0][1] == pytest.approx(rush)
+
+
+def test_a_change_queues_one_replan_per_day_and_the_task_plans_it(field_day: FieldDay) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from tenure.field.routing.tasks import replan_day, request_replan
+
+    field_day.technician("Ann", ["boiler"])
+    job = field_day.job("service", 9)
+    assert request_replan(DAY) is True
+    assert request_replan(DAY) is False  # one waiting run per day absorbs a burst of changes
+    assert request_replan(DAY + dt.timedelta(days=1)) is True
+    queued = DBTaskResult.objects.filter(task_path=replan_day.module_path)
+    assert sorted(r.args_kwargs["args"][0] for r in queued) == [
+        DAY.isoformat(),
+        (DAY + dt.timedelta(days=1)).isoformat(),
+    ]
+
+    outcome = replan_day.call(DAY.isoformat())
+    assert outcome["planned"] == 1 and outcome["unassigned"] == 0
+    job.refresh_from_db()
+    assert job.status == Status.SCHEDULED

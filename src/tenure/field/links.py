@@ -21,6 +21,8 @@ from django.utils import timezone
 from tenure.field import events, live, notify
 from tenure.field.booking import Offer, book, offer_windows
 from tenure.field.models import Appointment, DayPlan, Status
+from tenure.field.routing.planning import business_zone
+from tenure.field.routing.tasks import request_replan
 
 SALT = "tenure.field.customer-link"
 DEFAULT_DAYS = 14
@@ -147,6 +149,8 @@ def reschedule(
         previous = locked.window_start
         _release(locked)
         booked = book(locked, window_start, now=now)
+        for moment in {previous, booked.window_start} - {None}:
+            request_replan(moment.astimezone(business_zone()).date())  # type: ignore[union-attr]
         events.record(
             booked,
             "appointment.rescheduled",
@@ -164,6 +168,8 @@ def cancel_by_customer(appointment: Appointment, *, now: dt.datetime | None = No
         _movable(appointment)
         outcome = live.cancel(appointment, reason=CANCEL_REASON, now=now)
         cancelled = outcome.appointment
+        if cancelled.window_start is not None:
+            request_replan(cancelled.window_start.astimezone(business_zone()).date())
         notify.send(
             cancelled,
             "cancel:customer",

@@ -20,6 +20,8 @@ from django.views.decorators.http import require_GET, require_POST
 from tenure.core.access import staff_page
 from tenure.field import live, selectors
 from tenure.field.models import FINAL_STATUSES, Appointment, Technician
+from tenure.field.routing.planning import business_zone
+from tenure.field.routing.tasks import request_replan
 
 ACTIONS: dict[str, Callable[[Appointment, HttpRequest], live.Outcome]] = {
     "on_my_way": lambda job, _request: live.on_my_way(job),
@@ -66,7 +68,10 @@ def _running_long(job: Appointment, request: HttpRequest) -> live.Outcome:
     raw = request.POST.get("minutes", "").strip()
     if not raw.isdigit():
         raise ValidationError({"minutes": "say how many more minutes you need (a whole number)"})
-    return live.running_long(job, extra_minutes=int(raw))
+    outcome = live.running_long(job, extra_minutes=int(raw))
+    if job.window_start is not None:  # the rest of the day may now be better served by someone else
+        request_replan(job.window_start.astimezone(business_zone()).date())
+    return outcome
 
 
 @require_POST
