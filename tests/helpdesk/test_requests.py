@@ -95,9 +95,10 @@ def test_split_moves_chosen_messages_to_a_linked_request(
 
 
 def test_callbacks_remind_their_owner_and_show_up_overdue(
-    customer: Customer, make_agent: Callable[..., User]
+    customer: Customer, make_agent: Callable[..., User], make_staff: Callable[..., User]
 ) -> None:
     owner = make_agent("ann")
+    make_staff("manager", "lead")
     request = services.receive_message(customer=customer, channel="phone", body="Call me back please").request
     due = timezone.now() + dt.timedelta(minutes=10)
     callback = services.schedule_callback(request=request, due_at=due, by=owner, phone="+12025550123")
@@ -108,6 +109,11 @@ def test_callbacks_remind_their_owner_and_show_up_overdue(
     assert StaffNotification.objects.get(kind="callback.reminder").user == owner
     assert list(open_callbacks(overdue_only=True)) == []
     assert list(open_callbacks(overdue_only=True, owner_id=owner.pk)) == []
+    assert not StaffNotification.objects.filter(kind="callback.overdue").exists()
+    assert callbacks.sweep(due + dt.timedelta(minutes=1)) == 1  # past due and not done: overdue
+    overdue = StaffNotification.objects.filter(kind="callback.overdue")
+    assert sorted(n.user.username for n in overdue) == ["ann", "lead"]  # owner and the managers
+    assert callbacks.sweep(due + dt.timedelta(minutes=2)) == 0
     Callback.objects.filter(pk=callback.pk).update(due_at=timezone.now() - dt.timedelta(minutes=1))
     assert [c.pk for c in open_callbacks(overdue_only=True)] == [callback.pk]
     callback.refresh_from_db()
