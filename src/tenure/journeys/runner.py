@@ -9,7 +9,7 @@ it runs again from the start; the unique `StepRun` and the outbox key make sure 
 from __future__ import annotations
 
 import datetime as dt
-import time
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,13 +43,14 @@ REACHABLE_IDENTITIES = tuple(policy.IDENTITY_FOR_CHANNEL.values())
 UPDATED_FIELDS = ["position", "next_step_at", "state", "finished_at", "reason", "context"]
 
 
+def setting(name: str, default: float) -> float:
+    """From Django settings if defined there, else from the environment."""
+    value = getattr(settings, name, None)
+    return float(value if value is not None else os.environ.get(name, default))
+
+
 def batch_size() -> int:
-    return int(getattr(settings, "TENURE_JOURNEY_BATCH_SIZE", 500))
-
-
-def sweep_budget() -> float:
-    """Seconds one sweep keeps taking batches before it lets the other sweepers run."""
-    return float(getattr(settings, "TENURE_JOURNEY_SWEEP_SECONDS", 20))
+    return int(setting("TENURE_JOURNEY_BATCH_SIZE", 500))
 
 
 class StepFailed(Exception):
@@ -279,12 +280,11 @@ def run_batch(now: dt.datetime, limit: int) -> int:
 
 
 def run_due(now: dt.datetime) -> int:
-    """The sweeper: run batches until none is due or the sweep's time budget is spent."""
+    """The sweeper: one batch; if it was full, start drain tasks so every worker helps with the rest."""
     limit = batch_size()
-    started = time.monotonic()
-    total = 0
-    while True:
-        taken = run_batch(now, limit)
-        total += taken
-        if taken < limit or time.monotonic() - started > sweep_budget():
-            return total
+    taken = run_batch(now, limit)
+    if taken >= limit:
+        from tenure.journeys.tasks import start_drains
+
+        start_drains()
+    return taken
