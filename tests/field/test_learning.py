@@ -103,3 +103,19 @@ def test_the_report_counts_promised_against_actual() -> None:
     assert result.total.announced_share == 0.0  # nobody was told in this history
     svg = result.chart()
     assert svg.startswith("<svg") and svg.count("<rect") == len(result.weeks)
+
+
+def test_the_command_line_learns_and_reports(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out = io.StringIO()
+    call_command("field", "learn", stdout=out)
+    assert '"model_level": 0.9' in out.getvalue()
+    chart = tmp_path / "coverage.svg"
+    call_command("field", "report", "--days", "30", "--chart", str(chart), stdout=io.StringIO())
+    assert chart.read_text().startswith("<svg")
+    with pytest.raises(CommandError, match="--days"):
+        call_command("field", "report", "--days", "0")
