@@ -62,7 +62,7 @@ class Outcome:
 
 def _lock(appointment: Appointment) -> Appointment:
     return (
-        Appointment.objects.select_for_update()
+        Appointment.objects.select_for_update(of=("self",))
         .select_related("customer", "job_type", "technician", "plan")
         .get(pk=appointment.pk)
     )
