@@ -127,10 +127,13 @@ def test_workers_killed_mid_run_lose_nothing_and_run_nothing_twice(
     for kill in range(3):
         running = [start_worker(env=env) for _ in range(workers)]
         done_before = StepRun.objects.filter(enrollment__journey=journey).count()
-        wait_until(
-            lambda: StepRun.objects.filter(enrollment__journey=journey).count() > done_before or None,
-            f"progress before kill {kill + 1}",
-        )
+
+        def progressed(before: int = done_before) -> bool:
+            done = StepRun.objects.filter(enrollment__journey=journey).count()
+            sent = OutboundMessage.objects.filter(template="hello:en", status="sent").count()
+            return done > before or (done == total and sent > 0)
+
+        wait_until(progressed, f"progress before kill {kill + 1}")
         os.kill(running[0].pid, signal.SIGKILL)
         running[0].process.wait()
         for other in running[1:]:
