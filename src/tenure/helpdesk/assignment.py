@@ -13,7 +13,8 @@ import datetime as dt
 from collections.abc import Sequence
 
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from tenure.core.services import record_event
@@ -29,16 +30,18 @@ def open_load(user_id: int) -> int:
 
 
 def _candidates(request: Request) -> Sequence[AgentProfile]:
+    # Open load per agent as an index-backed subquery (assignee, status), not a join over their history.
+    open_requests = (
+        Request.objects.filter(assignee_id=OuterRef("user_id"), status__in=OPEN_STATUSES)
+        .order_by()
+        .values("assignee_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
     profiles = (
         AgentProfile.objects.filter(available=True, user__is_active=True)
         .filter(Q(departments__isnull=True) | Q(departments=request.department_id))
-        .annotate(
-            load=Count(
-                "user__helpdesk_requests",
-                filter=Q(user__helpdesk_requests__status__in=OPEN_STATUSES),
-                distinct=True,
-            )
-        )
+        .annotate(load=Coalesce(Subquery(open_requests), 0))
         .distinct()
     )
     rows = [p for p in profiles if p.load < p.max_open]
