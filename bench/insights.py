@@ -8,7 +8,9 @@ A synthetic timeline (fixed seed, vectorised numpy) is written straight to Parqu
 schema, in a child process so its memory is not counted against the scoring run. The scoring run then
 times, on 2 threads: churn features for every customer at a training date and at the scoring date
 (Polars streaming over `scan_parquet`, the same `tenure.insights.features` plan the app uses), training a
-small LightGBM model on a sample (unless `--model FILE` gives one), and scoring everyone. Each stage
+small LightGBM model on a sample (unless `--model FILE` gives one), scoring everyone, and then the
+drivers analysis ("what to fix first") on the whole base, which builds its customer-month panel for a
+seeded stratified sample of customers above `drivers.SAMPLE_CUSTOMERS`. Each stage
 prints its seconds and the process's peak resident memory so far (ru_maxrss: Arrow and Polars
 allocate outside Python, so tracemalloc would not see them).
 """
@@ -29,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -268,6 +271,49 @@ def _generate_in_child(directory: Path, customers: int, events: int, seed: int) 
 
 
 # --- the measured run -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Columns:
+    """The columns and event kinds the drivers analysis reads; it needs nothing else of the extract."""
+
+    events: pa.Table
+    customers: pa.Table
+
+
+def drivers_stage(directory: Path, as_of: dt.datetime, times: dict[str, float]) -> None:
+    """What to fix first on the whole base: read only the event kinds and columns the drivers analysis
+    uses, then `find_drivers` (which samples customers above its size limit)."""
+    from tenure.insights.drivers import SAMPLE_CUSTOMERS, find_drivers, kinds_read
+    from tenure.insights.extract import CUSTOMERS_FILE, EVENTS_FILE
+
+    with stage("drivers: read the kinds they use", times):
+        columns = ["customer_id", "kind", "occurred_at", "department", "ref", "response_hours", "nps", "csat"]
+        events = pq.read_table(
+            directory / EVENTS_FILE, columns=columns, filters=[("kind", "in", sorted(kinds_read()))]
+        )
+        timeline = _Columns(events, pq.read_table(directory / CUSTOMERS_FILE))
+    print(
+        f"  {events.num_rows:,} events of {len(kinds_read())} kinds, {events.nbytes / 1e6:,.0f} MB in memory"
+    )
+    with stage("drivers: panel + Cox + intervals", times):
+        report = find_drivers(timeline, as_of)
+    top = report.drivers[0] if report.drivers else None
+    print(
+        f"  {report.method}\n  {report.rows:,} customer-month rows (sample limit {SAMPLE_CUSTOMERS:,} customers), "
+        f"converged {report.converged}; top: "
+        + (
+            f"{top.label}, hazard ratio {top.hazard_ratio:.2f} ({top.ci_low:.2f}-{top.ci_high:.2f}), "
+            f"about {top.kept_per_year:,.0f} customers a year kept if halved"
+            if top
+            else report.note
+        )
+    )
+    print(
+        f"RESULT drivers {times['drivers: read the kinds they use'] + times['drivers: panel + Cox + intervals']:.1f} s "
+        f"(read {times['drivers: read the kinds they use']:.1f} s + analysis {times['drivers: panel + Cox + intervals']:.1f} s); "
+        f"peak RSS {peak_mb():,.0f} MB"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -380,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
                 else "(extract reused from an earlier run)"
             )
         )
+        del now, matrix, probability, scored
+        drivers_stage(directory, score_date, times)
     finally:
         if args.data is None and not args.keep:
             shutil.rmtree(directory, ignore_errors=True)

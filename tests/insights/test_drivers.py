@@ -121,3 +121,32 @@ def test_the_demo_company_from_the_database() -> None:
     card = practice_scorecard(timeline, end)
     assert {m.key for m in card.metrics if m.value is None} == {"orders_acknowledged"}
     json.dumps({"drivers": report.to_dict(), "retention": retention.to_dict(), "scorecard": card.to_dict()})
+
+
+def test_a_large_base_is_analysed_on_a_seeded_stratified_sample_scaled_back() -> None:
+    timeline = _synthetic(2500, seed=11)
+    full = drivers.find_drivers(timeline, AS_OF)
+    sampled = drivers.find_drivers(timeline, AS_OF, max_customers=1200, seed=3)
+    again = drivers.find_drivers(timeline, AS_OF, max_customers=1200, seed=3)
+    assert sampled.to_dict() == again.to_dict()  # seeded: the same sample every time
+
+    panel = drivers.build_panel(timeline, AS_OF, max_customers=1200, seed=3)
+    whole = drivers.build_panel(timeline, AS_OF)
+    assert panel.population == whole.population == sampled.customers == full.customers
+    kept, everyone = set(panel.customer_id.tolist()), set(whole.customer_id.tolist())
+    assert kept < everyone
+    assert len(kept) == pytest.approx(len(everyone) * 1200 / 2500, rel=0.05)
+    assert panel.weight == pytest.approx(2500 / 1200, rel=0.01)
+    leavers = lambda p: {c for c, e in zip(p.customer_id.tolist(), p.event.tolist(), strict=True) if e}  # noqa: E731
+    # Stratified on leaving: the sample holds about the base's share of leavers.
+    assert len(leavers(panel)) / len(kept) == pytest.approx(len(leavers(whole)) / len(everyone), abs=0.02)
+    assert "stratified random sample of" in sampled.method
+
+    late = {d.key: d for d in sampled.drivers}["late_arrival"]
+    assert late.ci_low < TRUE_HR < late.ci_high
+    full_late = {d.key: d for d in full.drivers}["late_arrival"]
+    # Scaled back to the whole base, the customers kept are of the same size as the full analysis's.
+    assert late.kept_per_year is not None and full_late.kept_per_year is not None
+    assert late.kept_low is not None and late.kept_high is not None
+    assert late.kept_low < full_late.kept_per_year < late.kept_high
+    assert sampled.losses_last_year == pytest.approx(full.losses_last_year, rel=0.15)

@@ -19,6 +19,7 @@ _WORK_CUSTOMERS = _WORK_REQUESTS | {
     "customers.change_identity",
     "customers.delete_identity",
     "core.add_event",
+    "insights.act_on_risk",
     *("journeys.view_journey", "journeys.view_messagetemplate", "journeys.view_task", "journeys.change_task"),
     *("inbox.add_callrecord", "inbox.view_callrecord"),
 }
@@ -32,6 +33,7 @@ _MANAGE_CUSTOMERS = {
     "core.add_apitoken",
     "core.view_apitoken",
     "insights.view_insights",
+    "insights.add_retentiontarget",
     "helpdesk.manage_helpdesk",
     *("journeys.add_journey", "journeys.change_journey", "journeys.add_enrollment"),
     *("journeys.add_messagetemplate", "journeys.change_messagetemplate", "journeys.view_journey_report"),

@@ -126,7 +126,8 @@ class CNBDk:
         rate = k * max(float(x.sum()), 1.0) / float(age.sum())
         start = np.log(np.array([1.0, 1.0 / rate, 1.0, 1.0]))
         params = fit_log_parameters(objective, start, names=NAMES, model=name, analytic_gradient=False)
-        return cls(*(float(v) for v in params), k=int(k), modified=modified)
+        r, alpha, a, b = (float(v) for v in params)
+        return cls(r, alpha, a, b, k=int(k), modified=modified)
 
     @classmethod
     def select(

@@ -52,6 +52,9 @@ from tenure.insights.survival import CoxFit, cox_fit
 
 FIELD, BILLING = "field", "billing"
 MIN_LOSSES = 20
+# Above this many customers the panel is built for a sample of them (see _sample); a million customers
+# would otherwise make tens of millions of customer-month rows.
+SAMPLE_CUSTOMERS = 50_000
 COUNT_CAP = 10  # a handful of customers with dozens of failures should not set the slope alone
 DRAWS = 4000
 
@@ -157,6 +160,19 @@ def _request_departments(timeline: Timeline) -> pl.DataFrame:
     )
 
 
+ACTIVITY_KINDS = ("order.placed", "request.received", "request.answered", "plan.renewed")
+
+
+def kinds_read() -> set[str]:
+    """Every event kind the analysis reads (customer.lost and contract ends included), so a large
+    extract can be loaded without the rest."""
+    return (
+        {k for failure in FAILURES for k in failure.kinds}
+        | set(ACTIVITY_KINDS)
+        | set(Subscription().end_kinds)
+    )
+
+
 def failure_events(timeline: Timeline, slow_hours: float = 24.0) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(point failures: customer_id, t, failure, department; requests: customer_id, received, answered, department).
 
@@ -208,6 +224,8 @@ class Panel:
     exit_us: np.ndarray
     columns: dict[str, np.ndarray]
     grid: list[int]
+    population: int = 0  # customers before sampling
+    weight: float = 1.0  # customers each sampled customer stands for
 
 
 def build_panel(
@@ -217,8 +235,11 @@ def build_panel(
     window_days: int = 90,
     slow_hours: float = 24.0,
     unanswered_after_hours: float = 48.0,
+    max_customers: int = SAMPLE_CUSTOMERS,
+    seed: int = 0,
 ) -> Panel:
-    """Customer-month rows from the first month start a full window after the data begins."""
+    """Customer-month rows from the first month start a full window after the data begins, for every
+    customer or, above ``max_customers``, for a seeded stratified sample of them."""
     as_of_us = to_us(as_of)
     first = observation_start(timeline)
     window = window_days * US_PER_DAY
@@ -229,6 +250,9 @@ def build_panel(
             "before the first month it studies"
         )
     spans = customer_spans(timeline, as_of, definition or Subscription(), grid)
+    population = spans.height
+    spans = _sample(spans, max_customers, seed)
+    sampled = spans["customer_id"].implode()
     ends = [*grid[1:], as_of_us]
     rows = (
         spans.join(pl.DataFrame({"month": range(len(grid)), "b": grid, "e": ends}), how="cross")
@@ -241,6 +265,10 @@ def build_panel(
     )
     points, requests = failure_events(timeline, slow_hours)
     extra = events_frame(timeline, ["order.placed", "request.received", "plan.renewed"])
+    if spans.height < population:
+        points, requests, extra = (
+            frame.filter(pl.col("customer_id").is_in(sampled)) for frame in (points, requests, extra)
+        )
     counts = []
     for index, b in enumerate(grid):
         recent = points.filter(pl.col("t").is_between(b - window, b, closed="left"))
@@ -289,7 +317,27 @@ def build_panel(
         exit_us=rows["exit"].to_numpy(),
         columns=columns,
         grid=grid,
+        population=population,
+        weight=population / spans.height if spans.height else 1.0,
     )
+
+
+def _sample(spans: pl.DataFrame, limit: int, seed: int) -> pl.DataFrame:
+    """At most ``limit`` customers, the same share of each stratum (lost or not x company or person).
+
+    One sampling fraction for everyone keeps the hazard ratios unbiased (a simple random sample of
+    customers, whole histories kept); stratifying only makes the sample's mix of leavers and kinds match
+    the base exactly. Counts (customers kept a year, losses) are scaled back by population / sample."""
+    if spans.height <= limit:
+        return spans
+    fraction = limit / spans.height
+    rng = np.random.default_rng(seed)
+    strata = spans.with_row_index("row").group_by(pl.col("lost").is_not_null().alias("left"), "kind")
+    chosen: list[np.ndarray] = []
+    for _, group in sorted(strata, key=lambda item: str(item[0])):
+        rows = group["row"].to_numpy()
+        chosen.append(rng.choice(rows, size=max(1, round(rows.size * fraction)), replace=False))
+    return spans[np.sort(np.concatenate(chosen))]
 
 
 # --- fitting and counterfactuals -------------------------------------------------------------------
@@ -333,15 +381,24 @@ def find_drivers(
     window_days: int = 90,
     slow_hours: float = 24.0,
     seed: int = 0,
+    max_customers: int = SAMPLE_CUSTOMERS,
 ) -> DriversReport:
     """Rank the failures by customers a year they cost, with hazard ratios and intervals."""
     definition = definition or Subscription()
     as_of_us = to_us(as_of)
-    panel = build_panel(timeline, as_of, definition, window_days, slow_hours)
+    panel = build_panel(
+        timeline, as_of, definition, window_days, slow_hours, max_customers=max_customers, seed=seed
+    )
     losses = int(panel.event.sum())
     customers = int(np.unique(panel.customer_id).size)
+    sample = (
+        f" of a stratified random sample of {customers:,} of the {panel.population:,} customers (seed {seed}); "
+        "counts scaled back to the whole base"
+        if panel.weight > 1
+        else ""
+    )
     method = (
-        f"Cox proportional hazards on {panel.event.size} customer-months; failures counted over the "
+        f"Cox proportional hazards on {panel.event.size} customer-months{sample}; failures counted over the "
         f"previous {window_days} days; adjusted for tenure, activity, company and plan"
     )
     headers = [
@@ -352,7 +409,8 @@ def find_drivers(
         "Last year",
     ]
     empty = DriversReport(
-        as_of, definition.label, method, window_days, customers, int(panel.event.size), losses, 0, 0.0,
+        as_of, definition.label, method, window_days, panel.population, int(panel.event.size),
+        round(losses * panel.weight), 0, 0.0,
         [], [], [], [], headers, [], "",
     )  # fmt: skip
     if losses < MIN_LOSSES:
@@ -375,8 +433,8 @@ def find_drivers(
     scale = 365.0 / covered_days if covered_days > 0 else 0.0
     recent = panel.exit_us > year_start
     entry_recent = np.maximum(panel.start, panel.stop - (panel.exit_us - year_start) / US_PER_DAY)
-    expected = fit.expected_events(entry_recent[recent], panel.stop[recent], x[recent]) * scale
-    losses_last_year = int((panel.event & recent).sum())
+    expected = fit.expected_events(entry_recent[recent], panel.stop[recent], x[recent]) * scale * panel.weight
+    losses_last_year = round((panel.event & recent).sum() * panel.weight)
 
     rng = np.random.default_rng(seed)
     draws = rng.multivariate_normal(fit.beta, fit.covariance, size=DRAWS, method="eigh")
@@ -439,9 +497,9 @@ def find_drivers(
         definition=definition.label,
         method=method,
         window_days=window_days,
-        customers=customers,
+        customers=panel.population,
         rows=int(panel.event.size),
-        losses=losses,
+        losses=round(losses * panel.weight),
         losses_last_year=losses_last_year,
         predicted_losses_per_year=float(expected.sum()),
         drivers=drivers,
@@ -473,7 +531,9 @@ def _driver(
     total = sum(by_department.values())
     shares = {name: count / total for name, count in by_department.items()} if total else {}
     department = next(iter(by_department), failure.department or "general")
-    affected = int(np.unique(panel.customer_id[recent & (panel.columns[failure.key] > 0)]).size)
+    affected = round(
+        np.unique(panel.customer_id[recent & (panel.columns[failure.key] > 0)]).size * panel.weight
+    )
     significant = low > 1.0 or high < 1.0
     times = f"{hr:.2f} times (95% CI {low:.2f}-{high:.2f})"
     if kept is None:

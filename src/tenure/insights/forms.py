@@ -7,7 +7,7 @@ from django import forms
 from tenure.insights.models import RetentionTarget
 
 
-class RetentionTargetForm(forms.ModelForm):  # type: ignore[type-arg]
+class RetentionTargetForm(forms.ModelForm):
     class Meta:
         model = RetentionTarget
         fields = ["baseline_annual_churn", "target_annual_churn", "start_date", "target_date"]

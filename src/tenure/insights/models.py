@@ -53,7 +53,10 @@ class InsightSnapshot(models.Model):
 
     class Meta:
         ordering = ["-computed_at"]
-        permissions = [("view_insights", "Can see the retention dashboard and reports")]
+        permissions = [
+            ("view_insights", "Can see the retention dashboard and reports"),
+            ("act_on_risk", "Can see the customers at risk and enroll them in a journey"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} @ {self.computed_at:%Y-%m-%d %H:%M}"

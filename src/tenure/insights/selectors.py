@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 
 from tenure.customers.models import Lifecycle
-from tenure.insights.actions import HIGH_RISK
+from tenure.insights.actions import HIGH_RISK, journey_reason
 from tenure.insights.definitions import churn_definition as make_definition
 from tenure.insights.models import (
     ChurnModel,
@@ -18,6 +19,8 @@ from tenure.insights.models import (
     RetentionTarget,
 )
 from tenure.insights.spans import Definition
+from tenure.journeys.models import Journey
+from tenure.journeys.selectors import journey_for_reason
 
 
 def at_risk(*, min_probability: float = 0.0, search: str = "") -> QuerySet[CustomerScore]:
@@ -78,3 +81,29 @@ def insights_settings() -> InsightsSettings:
 def churn_definition() -> Definition:
     row = insights_settings()
     return make_definition(row.business_model, row.p_alive_threshold)
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What to do for one customer at risk: a journey to enroll them in, or the rule's text for a person."""
+
+    journey: Journey | None
+    text: str
+
+
+def next_steps(scores: Iterable[CustomerScore]) -> dict[int, NextStep]:
+    """Per customer on the page: the journey that answers their top reason (one query per reason code),
+    else "call them" with the stored action."""
+    journeys: dict[str, Journey | None] = {}
+    steps = {}
+    for score in scores:
+        code = journey_reason(score.churn_probability, score.reasons)
+        if code is not None and code not in journeys:
+            journeys[code] = journey_for_reason(code)
+        journey = journeys.get(code) if code else None
+        steps[score.customer_id] = NextStep(journey, score.next_best_action or "Call to check in")
+    return steps
+
+
+def score_of(customer_id: int) -> CustomerScore | None:
+    return at_risk().filter(customer_id=customer_id).first()

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,6 +24,8 @@ from tenure.insights.models import InsightSnapshot, RetentionTarget
 from tenure.insights.retention import progress_against, retention_report
 from tenure.insights.scorecard import practice_scorecard
 from tenure.insights.scoring import ScoringResult, score_customers
+from tenure.journeys.models import Journey
+from tenure.journeys.services import enroll_manually
 
 logger = logging.getLogger(__name__)
 
@@ -157,3 +160,19 @@ def set_retention_target(
             snapshot.payload["target"] = progress.to_dict()
             snapshot.save(update_fields=["payload"])
     return target
+
+
+def enroll_at_risk(*, customer_id: int, actor: User) -> Journey:
+    """Put a customer at risk into the journey that answers their top reason. Raises ValidationError
+    (nothing changed) when they are not on the at-risk list, no journey answers the reason, or the journey
+    refuses them."""
+    score = selectors.score_of(customer_id)
+    if score is None:
+        raise ValidationError({"customer": "not a scored live customer"})
+    journey = selectors.next_steps([score])[customer_id].journey
+    if journey is None:
+        raise ValidationError({"journey": "no active journey answers this customer's reasons: call them"})
+    enrollment = enroll_manually(customer=score.customer, journey=journey, by=actor)
+    if enrollment is None:
+        raise ValidationError({"journey": f"{score.customer.name} is already in {journey.name}"})
+    return journey

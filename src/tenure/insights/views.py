@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -15,6 +17,8 @@ from tenure.insights.actions import HIGH_RISK
 from tenure.insights.forms import RetentionTargetForm
 
 SET_TARGET = "insights.add_retentiontarget"
+# Seeing the at-risk list and enrolling its customers in the journey their reasons call for (agents, managers).
+ACT_ON_RISK = "insights.act_on_risk"
 
 AT_RISK_PAGE = 50
 
@@ -64,8 +68,12 @@ def set_target(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@staff_page("insights.view_insights", "customers.view_customer")
+@staff_page(ACT_ON_RISK, "customers.view_customer")
 def at_risk_page(request: HttpRequest) -> HttpResponse:
+    return _at_risk(request)
+
+
+def _at_risk(request: HttpRequest, status: int = 200) -> HttpResponse:
     try:
         min_probability = min(max(float(request.GET.get("min", HIGH_RISK)), 0.0), 1.0)
     except ValueError:
@@ -74,10 +82,26 @@ def at_risk_page(request: HttpRequest) -> HttpResponse:
     page = Paginator(
         selectors.at_risk(min_probability=min_probability, search=search), AT_RISK_PAGE
     ).get_page(request.GET.get("page"))
+    steps = selectors.next_steps(page)
     context = {
         "page": page,
+        "rows": [(score, steps[score.customer_id]) for score in page],
         "min": min_probability,
         "q": search,
         "model": selectors.active_model(),
     }
-    return render(request, "insights/at_risk.html", context)
+    return render(request, "insights/at_risk.html", context, status=status)
+
+
+@require_POST
+@staff_page(ACT_ON_RISK, "customers.view_customer")
+def enroll_page(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """Enroll a customer at risk in the journey their top reason calls for; back to the list either way."""
+    assert isinstance(request.user, User)
+    try:
+        journey = services.enroll_at_risk(customer_id=customer_id, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return _at_risk(request, status=400)
+    messages.success(request, f"Enrolled in {journey.name}.")
+    return HttpResponseRedirect(reverse("insights:at_risk"), status=303)
