@@ -95,6 +95,9 @@ def main() -> None:
         parser.error(f"--repeats is between 1 and {TECHNICIANS}")
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
     open_database(args.database_url, f"tenure_bench_replan_{os.getpid()}")
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     from tenure.core.outbox_models import OutboundMessage
     from tenure.field import live
     from tenure.field.learning import Models
@@ -103,13 +106,15 @@ def main() -> None:
     firsts = build_day(args.seed)
     now = at(DAY, 9)
     Models.load()  # warm imports and the first query, as a running server would be
-    timings, told = [], []
+    timings, told, queries = [], [], []
     for pk in firsts[:: max(1, len(firsts) // args.repeats)][: args.repeats]:
         appointment = Appointment.objects.get(pk=pk)
         before = OutboundMessage.objects.count()
-        started = time.perf_counter()
-        outcome = live.running_long(appointment, extra_minutes=120, now=now)
-        timings.append(time.perf_counter() - started)
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            outcome = live.running_long(appointment, extra_minutes=120, now=now)
+            timings.append(time.perf_counter() - started)
+        queries.append(len(captured.captured_queries))
         queued = OutboundMessage.objects.count() - before
         assert queued == len(outcome.notified), "every customer identified was queued a notice"
         told.append(queued)
@@ -128,6 +133,7 @@ def main() -> None:
                 "seconds_to_notices_max": round(max(timings), 3),
                 "goal_seconds": GOAL_SECONDS,
                 "customers_told_median": statistics.median(told),
+                "queries_median": statistics.median(queries),
                 "routes_swept": swept,
                 "sweep_seconds": round(sweep_seconds, 3),
             }

@@ -70,7 +70,7 @@ def test_conditional_lognormal_never_falls_below_the_time_already_spent() -> Non
     assert np.median(draws) < 130  # the tail of a 60-minute job, not a new job started at 90
 
 
-def test_propagation_waits_for_windows_takes_breaks_and_broadcasts() -> None:
+def test_propagation_leaves_in_time_for_windows_takes_breaks_and_broadcasts() -> None:
     travel = GreatCircleTravel(time_zone="UTC")
     start = dt.datetime(2030, 3, 4, 8, tzinfo=UTC).timestamp()
     job = Lognormal(math.log(60), 0.2)
@@ -88,8 +88,10 @@ def test_propagation_waits_for_windows_takes_breaks_and_broadcasts() -> None:
         draws=draws,
         breaks=[Break(start + 4 * 3600, 1800)],
     )
-    assert legs[0].raw.max() < start + 3 * 3600  # would be early...
-    assert np.all(legs[0].arrive == start + 3 * 3600)  # ...so waits for the window
+    window = start + 3 * 3600
+    assert np.median(legs[0].raw) == pytest.approx(window, abs=300)  # free at 08:00, leaves in time
+    assert np.all(legs[0].arrive >= window)
+    assert 0.3 < np.mean(legs[0].arrive == window) < 0.7  # a quicker drive waits at the door
     # the break from noon is taken when the first job ends after noon, before driving on
     after_noon = legs[0].finish >= start + 4 * 3600
     assert after_noon.any() and (~after_noon).any()

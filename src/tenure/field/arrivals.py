@@ -2,8 +2,9 @@
 
 Each sample is one way the day could go: every drive is the travel model's estimate times a lognormal
 error learned from history, every job a draw from its duration profile, breaks are taken at the first
-moment the technician is free after they start, and a technician who would arrive before a promised
-window waits for it (the window start is the earliest arrival). Times are POSIX seconds (floats).
+moment the technician is free after they start, and a technician free early leaves in time to reach
+the window start by the estimate (and waits at the door if the drive was quicker: the window start is
+the earliest arrival). Times are POSIX seconds (floats).
 
 Samples are drawn with common random numbers: the draws for a stop depend only on (seed, stop key),
 so comparing "with" and "without" a candidate job, or two candidate windows, compares like with like.
@@ -118,7 +119,9 @@ def drive(
     estimate = travel.seconds(origin, stop.point, _when(ready))
     if estimate <= 0:
         return ready
-    return ready + estimate * np.exp(noise.bias + noise.sigma * z)
+    # Free early, a technician leaves so as to reach the window start by the estimate, not at once.
+    leave = np.maximum(ready, stop.earliest - estimate)
+    return leave + estimate * np.exp(noise.bias + noise.sigma * z)
 
 
 def propagate(

@@ -27,7 +27,9 @@ from tenure.field.models import AHEAD_STATUSES, Appointment, DayPlan, Status
 from tenure.field.routes import RouteDay, load_day, point_of, predict, ts
 from tenure.field.windows import WINDOW_SECONDS, earliest_window
 
-NOTICE_THRESHOLD = 0.5  # tell the customer once a miss is more likely than not
+# Tell the customer once a miss is this likely: below even odds, so that misses are announced early
+# at the price of some notices for windows that would have held.
+NOTICE_THRESHOLD = 0.35
 CHECK_INTERVAL = dt.timedelta(minutes=10)
 SURVEY_DELAY = dt.timedelta(minutes=15)
 REASON_SWEEP = "the jobs before yours are taking longer than planned"
