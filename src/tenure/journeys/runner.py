@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from tenure.core.outbox import policy
-from tenure.core.outbox.services import queue_message
+from tenure.core.outbox.services import Draft, queue_messages
 from tenure.core.outbox_models import MessageChannel
 from tenure.core.services import record_event
 from tenure.core.sweeper import claim_due
@@ -27,6 +27,7 @@ from tenure.customers.models import Customer, Identity
 from tenure.customers.services import update_customer
 from tenure.journeys.conditions import Subject, all_hold
 from tenure.journeys.definition import END, parse_clock, parse_duration
+from tenure.journeys.documents import PURPOSES
 from tenure.journeys.models import (
     Enrollment,
     EnrollmentState,
@@ -69,6 +70,9 @@ class Batch:
     ran: set[tuple[int, str]]
     runs: list[StepRun] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
+    # Messages to queue with one insert at the end of the batch, and the step runs that record them.
+    drafts: list[Draft] = field(default_factory=list)
+    sends: list[tuple[StepRun, str]] = field(default_factory=list)
 
     @classmethod
     def load(cls, enrollments: list[Enrollment], now: dt.datetime) -> Batch:
@@ -117,12 +121,15 @@ def _channel(step: dict[str, Any], customer: Customer, reachable: set[str]) -> s
     return next(c for c in policy.FALLBACK_ORDER if policy.IDENTITY_FOR_CHANNEL[c] in reachable)
 
 
-def _send(enrollment: Enrollment, step: dict[str, Any], batch: Batch) -> tuple[str, Any]:
+def _send(enrollment: Enrollment, step: dict[str, Any], batch: Batch) -> tuple[str, str]:
+    """Render and stage one message; returns the step's detail and the outbox key."""
     journey = batch.journeys[enrollment.journey_id]
     customer = batch.customers[enrollment.customer_id]
     template = batch.template(step["template"], customer.language)
     if template is None:
         raise StepFailed(f"there is no message template {step['template']!r}")
+    if journey.purpose not in PURPOSES:
+        raise StepFailed(f"the journey's purpose {journey.purpose!r} is not one of {', '.join(PURPOSES)}")
     channel = _channel(step, customer, batch.reachable.get(customer.pk, set()))
     values = template_context(customer, enrollment.context, journey.name)
     try:
@@ -130,16 +137,21 @@ def _send(enrollment: Enrollment, step: dict[str, Any], batch: Batch) -> tuple[s
         body = render(template.body, values)
     except RenderError as error:
         raise StepFailed(f"template {template.key} ({template.language}): {error}") from None
-    message = queue_message(
-        customer=customer,
-        channel=channel,
-        purpose=journey.purpose,
-        subject=subject,
-        body=body,
-        template=f"{template.key}:{template.language}",
-        idempotency_key=f"journey:{enrollment.pk}:{step['id']}",
+    if not body:
+        raise StepFailed(f"template {template.key} ({template.language}) rendered an empty message")
+    key = f"journey:{enrollment.pk}:{step['id']}"
+    batch.drafts.append(
+        Draft(
+            customer_id=customer.pk,
+            channel=channel,
+            purpose=journey.purpose,
+            subject=subject[:300],
+            body=body,
+            template=f"{template.key}:{template.language}",
+            idempotency_key=key,
+        )
     )
-    return f"queued on {channel}", message
+    return f"queued on {channel}", key
 
 
 def _task(enrollment: Enrollment, step: dict[str, Any], batch: Batch) -> str:
@@ -211,7 +223,7 @@ def advance(enrollment: Enrollment, batch: Batch) -> None:
         if (enrollment.pk, step["id"]) in batch.ran:
             position = following
             continue
-        status, detail, message = StepStatus.DONE, "", None
+        status, detail, key = StepStatus.DONE, "", ""
         kind = step["type"]
         try:
             if kind == "wait":
@@ -234,23 +246,23 @@ def advance(enrollment: Enrollment, batch: Batch) -> None:
             elif enrollment.holdout:
                 status, detail = StepStatus.HELD_OUT, "holdout: not contacted"
             elif kind == "send":
-                detail, message = _send(enrollment, step, batch)
+                detail, key = _send(enrollment, step, batch)
             elif kind == "task":
                 detail = _task(enrollment, step, batch)
         except StepFailed as error:
             _fail(enrollment, step, str(error), batch)
             return
-        batch.runs.append(
-            StepRun(
-                enrollment=enrollment,
-                step_id=step["id"],
-                step_type=kind,
-                status=status,
-                ran_at=batch.now,
-                detail=detail,
-                message=message,
-            )
+        run = StepRun(
+            enrollment=enrollment,
+            step_id=step["id"],
+            step_type=kind,
+            status=status,
+            ran_at=batch.now,
+            detail=detail,
         )
+        batch.runs.append(run)
+        if key:
+            batch.sends.append((run, key))
         position = following
         if kind == "wait":
             enrollment.position = position
@@ -273,6 +285,10 @@ def run_batch(now: dt.datetime, limit: int) -> int:
         batch = Batch.load(enrollments, now)
         for enrollment in enrollments:
             advance(enrollment, batch)
+        if batch.drafts:
+            queued = queue_messages(batch.drafts)
+            for run, key in batch.sends:
+                run.message = queued[key]
         StepRun.objects.bulk_create(batch.runs)
         Task.objects.bulk_create(batch.tasks)
         Enrollment.objects.bulk_update(enrollments, UPDATED_FIELDS)
