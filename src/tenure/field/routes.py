@@ -176,7 +176,10 @@ def attach_stops(days: Sequence[RouteDay]) -> list[RouteDay]:
     stops: dict[int, list[Appointment]] = defaultdict(list)
     done: dict[int, Appointment] = {}
     if plan_ids:
-        rows = Appointment.objects.filter(plan_id__in=plan_ids, status__in=(*ROUTE_STATUSES, *DONE_STATUSES))
+        # Customer, job type and technician come along: notices and events about these stops need them.
+        rows = Appointment.objects.filter(
+            plan_id__in=plan_ids, status__in=(*ROUTE_STATUSES, *DONE_STATUSES)
+        ).select_related("customer", "job_type", "technician__user")
         for appt in sorted(rows, key=lambda a: (a.position or 0, a.pk)):
             assert appt.plan_id is not None
             if appt.status in DONE_STATUSES:
