@@ -376,7 +376,10 @@ def _pages(agent: Any, manager: Any, conversations: int) -> list[tuple[str, Any,
     plan: list[tuple[str, Any, str, bool]] = []
     for user in (agent, manager):
         for view in VIEWS:
-            plan.append(("inbox (full page, with counts)", user, f"/console/?view={view.slug}", False))
+            plan.append(("inbox (full page)", user, f"/console/?view={view.slug}", False))
+            plan.append(
+                ("tab counts (loaded after the page)", user, f"/console/counts/?view={view.slug}", True)
+            )
             for number in (1, 2, 5):
                 plan.append((f"inbox: {view.slug}", user, f"/console/?view={view.slug}&page={number}", True))
         ids = list(visible_requests(user).order_by("-last_message_at").values_list("id", flat=True)[:5000])

@@ -148,6 +148,7 @@ def test_queries_per_console_page_are_pinned(busy_desk: tuple[User, int]) -> Non
             )
         },
         "inbox:mine:page2": "/console/?view=mine&page=2",
+        "inbox:counts": "/console/counts/?view=mine",
         "conversation": f"/console/requests/{request_id}/",
         "thread": f"/console/requests/{request_id}/thread/",
     }

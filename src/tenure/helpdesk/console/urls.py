@@ -5,6 +5,7 @@ from tenure.helpdesk.console import views
 app_name = "console"
 urlpatterns = [
     path("", views.inbox, name="inbox"),
+    path("counts/", views.counts, name="counts"),
     path("chat-widget/", views.widget, name="widget"),
     path("requests/<int:request_id>/", views.conversation, name="conversation"),
     path("requests/<int:request_id>/thread/", views.thread, name="thread"),
