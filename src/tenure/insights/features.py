@@ -114,13 +114,22 @@ FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
 _SPECS = {spec.name: spec for spec in FEATURES}
 
 # Both sides talked: an answer to the customer, a visit, the customer's own order or survey answer.
-TWO_WAY_KINDS = ("request.answered", "job.completed", "order.placed", "survey.answered", "message.replied")
+# helpdesk writes request.answered for the first answer and request.replied for later ones.
+TWO_WAY_KINDS = (
+    "request.answered",
+    "request.replied",
+    "job.completed",
+    "order.placed",
+    "survey.answered",
+    "message.replied",
+)
 # The customer reached out (not the business).
 CUSTOMER_KINDS = (
     "order.placed",
     "request.received",
     "request.callback",
     "request.repeat_contact",
+    "request.customer_replied",  # helpdesk: the customer wrote again on an open request
     "survey.answered",
 )
 CALLBACK_KINDS = ("request.callback", "request.repeat_contact")

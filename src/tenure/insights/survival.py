@@ -153,7 +153,6 @@ class _PartialLikelihood:
         self.by_start = np.argsort(start, kind="stable")
         self.stop_pos = np.searchsorted(stop[self.by_stop], self.times, side="left")
         self.start_pos = np.searchsorted(start[self.by_start], self.times, side="left")
-        self.outer = np.einsum("ij,ik->ijk", x, x).reshape(x.shape[0], -1)
 
     def _risk_sums(self, values: Floats) -> Floats:
         def tail(order: NDArray[np.intp], pos: NDArray[np.intp]) -> Floats:
@@ -179,7 +178,13 @@ class _PartialLikelihood:
         if not hessian:
             return loglik, gradient, None
         p = self.x.shape[1]
-        s2 = self._risk_sums(weight[:, None] * self.outer).reshape(-1, p, p)
+        # Row by row outer products would take rows x p^2 memory (gigabytes for a million-row panel):
+        # sum one column block of the upper triangle at a time instead.
+        s2 = np.empty((self.times.size, p, p))
+        for j in range(p):
+            block = self._risk_sums((weight * self.x[:, j])[:, None] * self.x[:, j:])
+            s2[:, j, j:] = block
+            s2[:, j:, j] = block
         second = s2 / s0[:, None, None] - np.einsum("tj,tk->tjk", mean, mean)
         return loglik, gradient, -(d[:, None, None] * second).sum(axis=0)
 
