@@ -211,3 +211,16 @@ journeys:
     )
     record_event(customer_id=customer.pk, kind="order.placed", payload={"total": {"not": "a number"}})
     assert Event.objects.filter(customer=customer, kind="order.placed").count() == 1
+
+
+def test_next_best_action_hook_for_insights(customer: Customer) -> None:
+    from tenure.journeys.selectors import journey_for_reason
+    from tenure.journeys.services import enroll_manually
+
+    journey = journey_for_reason("no_contact")
+    assert journey is not None and journey.key == "stay-in-touch"
+    assert journey_for_reason("made-up") is None
+    Journey.objects.filter(key="win-back").update(is_active=False)
+    assert journey_for_reason("high_risk") is None
+    enrollment = enroll_manually(customer=customer, journey=journey, by=None)
+    assert enrollment is not None and enrollment.next_step_at is not None
