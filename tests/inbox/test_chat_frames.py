@@ -17,6 +17,7 @@ def test_frames_parse_into_their_kinds() -> None:
         "a@b.co", "Al"
     )
     assert parse(json.dumps({"type": "typing"})) == Typing()
+    assert parse(json.dumps({"type": "message", "id": "m2", "body": "a\u0000b"})) == Say("m2", "a\ufffdb")
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from typing import Any
 from urllib.parse import parse_qs
@@ -22,9 +23,12 @@ from tenure.inbox.chat.frames import FrameError, Identify, Say, Typing, parse
 from tenure.inbox.chat.ratelimit import TokenBucket
 from tenure.inbox.chat.tokens import new_visitor, visitor_from_token
 
+logger = logging.getLogger(__name__)
+
 # Any frame: bursts of 20, then 5 a second. Messages: bursts of 5, then one a second.
 FRAME_BURST, FRAMES_PER_SECOND = 20, 5.0
 MESSAGE_BURST, MESSAGES_PER_SECOND = 5, 1.0
+RETRY_AFTER_FAILURE_SECONDS = 5.0
 # Replies written in another process (on the in-memory layer no poke reaches us) show up within this.
 POLL_SECONDS = 3.0
 
@@ -110,9 +114,24 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._send(error.frame())
 
     async def _say(self, frame: Say) -> None:
-        said = await database_sync_to_async(conversation.receive)(
-            self.visitor_id, frame.client_id, frame.body
-        )
+        try:
+            said = await database_sync_to_async(conversation.receive)(
+                self.visitor_id, frame.client_id, frame.body
+            )
+        except Exception:
+            # Not stored (the transaction rolled back); the widget keeps the line and sends it again.
+            logger.exception(
+                "chat line %s of visitor %s could not be stored", frame.client_id, self.visitor_id
+            )
+            await self._refuse(
+                FrameError(
+                    "unavailable",
+                    "the message could not be taken just now; it will be sent again",
+                    client_id=frame.client_id,
+                    retry_after=RETRY_AFTER_FAILURE_SECONDS,
+                )
+            )
+            return
         await self._follow(said.request_id)
         if said.created:
             self.lines.append(said.message)

@@ -8,7 +8,7 @@ Server → visitor:
   `welcome` {token, renewed, identified, messages}, `ack` {id, message}, `message` {message} (an agent's
   reply), `identified` {email}, `typing` {name}, `error` {code, message, field?, id?, retry_after?}.
   A message is `{"id", "from": "visitor"|"agent", "author", "body", "at"}`. Error codes: `invalid`,
-  `too_long`, `rate_limited` (send the same frame again after `retry_after` seconds).
+  `too_long`, `rate_limited` and `unavailable` (send the same frame again after `retry_after` seconds).
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def _text(data: dict[str, Any], field: str, limit: int, client_id: str = "") -> 
         raise FrameError(
             "too_long", f"{field} has at most {limit} characters", field=field, client_id=client_id
         )
-    return value.strip()
+    # PostgreSQL text cannot hold NUL; a line with one is kept with a visible replacement instead.
+    return value.replace("\x00", "\ufffd").strip()
 
 
 def parse(raw: str | None) -> Frame:

@@ -124,7 +124,7 @@
       whoForm.style.display = "none";
       say("Thanks, we will reply to " + frame.email + " if you leave.");
     } else if (frame.type === "error") {
-      if (frame.code === "rate_limited" && frame.id) {
+      if ((frame.code === "rate_limited" || frame.code === "unavailable") && frame.id) {
         // Kept in `pending`; everything not yet acknowledged goes again once the server allows it.
         say("Sending a little slower…");
         if (!retryTimer) retryTimer = setTimeout(flush, Math.ceil((frame.retry_after || 1) * 1000));
