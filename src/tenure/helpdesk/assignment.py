@@ -108,8 +108,14 @@ def sweep(now: dt.datetime, limit: int = 100) -> int:
             limit=limit,
         )
         for request in due:
-            assigned += try_assign(request, now)
-            request.save(update_fields=["assignee", "assignment_due_at"])
+            if try_assign(request, now):
+                assigned += 1
+                request.save(update_fields=["assignee", "assignment_due_at"])
+            else:
+                # Only push the retry on: never write a stale "unassigned" over an owner set meanwhile.
+                Request.objects.filter(pk=request.pk, assignee__isnull=True).update(
+                    assignment_due_at=request.assignment_due_at
+                )
     return assigned
 
 
