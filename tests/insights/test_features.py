@@ -248,3 +248,15 @@ def test_demo_company_features_point_at_the_failures_that_drive_churn() -> None:
     # The demo company loses customers after unanswered requests, call-backs, late jobs and low scores:
     # those who leave within the horizon had clearly more of them beforehand.
     assert left["failures"] > 1.3 * stayed["failures"], (left["failures"], stayed["failures"])
+
+
+def test_helpdesk_follow_up_replies_count_as_contact() -> None:
+    """helpdesk writes request.replied for answers after the first and request.customer_replied when the
+    customer writes again on an open request."""
+    later = [
+        ev(2, "request.customer_replied", 10, "email", "R9"),
+        ev(2, "request.replied", 3, "email", "R9"),
+    ]
+    two = build_features(extract(TIMELINE + later), AS_OF).filter(customer_id=2).to_dicts()[0]
+    assert two["days_since_two_way_contact"] == 3.0
+    assert two["days_since_customer_contact"] == 10.0
