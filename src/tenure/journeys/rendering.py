@@ -7,6 +7,7 @@ anything that still fails to resolve fails the step with the variable's name.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -117,10 +118,16 @@ def template_context(
     }
 
 
+@functools.lru_cache(maxsize=512)
+def _compiled(source: str) -> Any:
+    """Compiled once per process and source text; a step runner renders the same few thousands of times."""
+    return ENGINE.from_string(source)
+
+
 def render(source: str, values: Mapping[str, Any]) -> str:
     """Render completely or raise RenderError naming the first variable that did not resolve."""
     try:
-        template = ENGINE.from_string(source)
+        template = _compiled(source)
     except TemplateSyntaxError as error:
         raise RenderError(f"template error: {error}") from None
     text = template.render(Context(dict(values)))

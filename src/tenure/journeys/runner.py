@@ -41,7 +41,8 @@ from tenure.journeys.rendering import RenderError, render, template_context
 
 EVENT_SOURCE = "journeys"
 REACHABLE_IDENTITIES = tuple(policy.IDENTITY_FOR_CHANNEL.values())
-UPDATED_FIELDS = ["position", "next_step_at", "state", "finished_at", "reason", "context"]
+# Written back after each batch; `context` only for enrollments whose context a step changed.
+MOVED_FIELDS = ("position", "next_step_at", "state", "finished_at", "reason")
 
 
 def setting(name: str, default: float) -> float:
@@ -73,6 +74,7 @@ class Batch:
     # Messages to queue with one insert at the end of the batch, and the step runs that record them.
     drafts: list[Draft] = field(default_factory=list)
     sends: list[tuple[StepRun, str]] = field(default_factory=list)
+    context_changed: set[int] = field(default_factory=set)
 
     @classmethod
     def load(cls, enrollments: list[Enrollment], now: dt.datetime) -> Batch:
@@ -174,6 +176,7 @@ def _set_field(enrollment: Enrollment, step: dict[str, Any], batch: Batch) -> st
     target, value = step["field"], step["value"]
     if target.startswith("context."):
         enrollment.context = {**enrollment.context, target.removeprefix("context."): value}
+        batch.context_changed.add(enrollment.pk)
     else:
         customer = batch.customers[enrollment.customer_id]
         try:
@@ -291,8 +294,26 @@ def run_batch(now: dt.datetime, limit: int) -> int:
                 run.message = queued[key]
         StepRun.objects.bulk_create(batch.runs)
         Task.objects.bulk_create(batch.tasks)
-        Enrollment.objects.bulk_update(enrollments, UPDATED_FIELDS)
+        save_moves(enrollments, batch.context_changed)
     return len(enrollments)
+
+
+def save_moves(enrollments: list[Enrollment], context_changed: set[int]) -> None:
+    """Write back where each enrollment got to with one UPDATE per distinct outcome.
+
+    Most of a batch ends the same way (same step reached, same time), so this is a handful of
+    statements where `bulk_update` would build one CASE per field over every row.
+    """
+    groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    for enrollment in enrollments:
+        if enrollment.pk in context_changed:
+            Enrollment.objects.filter(pk=enrollment.pk).update(
+                context=enrollment.context, **{name: getattr(enrollment, name) for name in MOVED_FIELDS}
+            )
+        else:
+            groups[tuple(getattr(enrollment, name) for name in MOVED_FIELDS)].append(enrollment.pk)
+    for values, ids in groups.items():
+        Enrollment.objects.filter(pk__in=ids).update(**dict(zip(MOVED_FIELDS, values, strict=True)))
 
 
 def run_due(now: dt.datetime) -> int:
