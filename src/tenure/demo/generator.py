@@ -21,14 +21,19 @@ from typing import Any, TypeVar
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, User
 from django.db import transaction
+from django.utils import timezone
 
 from tenure.core.models import AuditLog, BusinessCalendar, Event, Holiday, Team
 from tenure.core.progress import ProgressFn, no_progress
 from tenure.customers.models import ContactPerson, Customer, Identity, Tag
 from tenure.customers.services import lapse_due
 from tenure.demo.history import DemoData, simulate
+from tenure.demo.present import seed_present
+from tenure.demo.present_helpdesk import DEMO_RULE_PREFIX
 from tenure.demo.staff import BUSINESS_TIME_ZONE, CALENDAR_NAME, TEAMS, WEEKLY_HOURS, StaffMember
 from tenure.demo.summary import DemoShape, shape_from_database
+from tenure.field.models import Technician
+from tenure.helpdesk.models import TriageRule
 
 SOURCE = "demo"
 BUILT, RESET = "demo.built", "demo.reset"
@@ -88,9 +93,14 @@ def build_company(
     months: int = 18,
     reset: bool = False,
     end: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+    present: bool = True,
     progress: ProgressFn = no_progress,
 ) -> DemoSummary:
-    """Build the demo company unless the same one is already there; `reset` rebuilds it."""
+    """Build the demo company unless the same one is already there; `reset` rebuilds it.
+
+    After the history (which ends at `end`), `present` seeds today's work as of `now` (default: now).
+    """
     marker = existing_demo()
     wanted = {"seed": seed, "customers": customers, "months": months}
     if marker is not None and not reset:
@@ -120,6 +130,15 @@ def build_company(
         _write_staff(data, progress)
         customer_ids = _write_customers(data, progress)
         _write_events(data, customer_ids, progress)
+        extra: dict[str, Any] = {}
+        if present:
+            extra["present"] = seed_present(
+                seed=seed,
+                staff=data.staff,
+                customer_ids=customer_ids,
+                now=now or timezone.now(),
+                progress=progress,
+            ).as_dict()
         AuditLog.objects.create(
             action=BUILT,
             object_type="demo",
@@ -127,7 +146,13 @@ def build_company(
             details={**wanted, "end": data.end.isoformat(), "usernames": [s.username for s in data.staff]},
         )
     return DemoSummary(
-        seed, customers, months, False, _logins(data.staff), shape_from_database(SOURCE, data.end)
+        seed,
+        customers,
+        months,
+        False,
+        _logins(data.staff),
+        shape_from_database(SOURCE, data.end),
+        extra=extra,
     )
 
 
@@ -148,9 +173,12 @@ def remove_demo(marker: AuditLog) -> None:
             ContactPerson.objects.filter(customer_id__in=chunk).delete()
             Customer.tags.through.objects.filter(customer_id__in=chunk).delete()
             Customer.objects.filter(pk__in=chunk).delete()
+        usernames = marker.details.get("usernames", [])
+        Technician.objects.filter(user__username__in=usernames).delete()
+        TriageRule.objects.filter(name__startswith=DEMO_RULE_PREFIX).delete()
         Team.objects.filter(name__in=TEAMS).delete()
         BusinessCalendar.objects.filter(name=CALENDAR_NAME).delete()
-        User.objects.filter(username__in=marker.details.get("usernames", [])).delete()
+        User.objects.filter(username__in=usernames).delete()
         AuditLog.objects.create(action=RESET, object_type="demo", object_id=marker.object_id, details={})
 
 

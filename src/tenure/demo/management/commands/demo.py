@@ -25,6 +25,15 @@ STAGES = {
     "staff": "Staff, teams, calendar",
     "customers": "Customers",
     "events": "Timeline events",
+    "present": "Today's work",
+}
+# Where each role's login lands: the page that person works on.
+START_PAGES = {
+    "admin": "/insights/",
+    "manager": "/insights/",
+    "agent": "/console/",
+    "dispatcher": "/field/board/",
+    "technician": "/field/today/",
 }
 
 
@@ -148,13 +157,32 @@ class Command(BaseCommand):
             f"Churn in the last 12 months: {shape.churn_12m:.1%}; "
             f"call-backs among contacts: {shape.callback_share:.1%}"
         )
+        present = summary.extra.get("present")
+        if present:
+            desk, field = present["desk"], present["field"]
+            console.print(
+                f"Today: {desk['requests']} requests ({desk['open']} open, {desk['waiting']} waiting on the "
+                f"customer, {desk['triage']} in the triage queue), {desk['callbacks']} call-backs "
+                f"({desk['callbacks_overdue']} overdue); {field['appointments']} appointments "
+                f"({field['today']} today, {field['tomorrow']} tomorrow; {field['completed']} done, "
+                f"{field['on_site']} on site, {field['en_route']} on the way) for {field['technicians']} "
+                f"technicians; {present['active_enrollments']} journey enrollments with a next step."
+            )
+            console.print(
+                "Messages to customers (acknowledgements, answers, confirmations) wait in the outbox "
+                "(/outbox/): unless TENURE_EMAIL_HOST / TENURE_SMS_* name real servers, e-mail goes to "
+                "localhost:25 and SMS is not configured, so the worker retries and then marks them failed."
+            )
 
     def print_logins(self, console: Console, summary: DemoSummary, url: str | None) -> None:
         table = Table(title="Demo logins", title_justify="left")
-        for column in ("role", "name", "username", "password"):
-            table.add_column(column)
+        for column in ("role", "name", "username", "password", "starts at"):
+            table.add_column(column, overflow="fold")
+        base = (url or "/").rstrip("/")
         for login in summary.logins:
-            table.add_row(login.role, login.name, login.username, login.password)
+            page = START_PAGES.get(login.role, "/")
+            start = f"{base}/accounts/login/?next={page}" if url else page
+            table.add_row(login.role, login.name, login.username, login.password, start)
         console.print(table)
         if url:
             console.print(f"Tenure is running at {url}")
