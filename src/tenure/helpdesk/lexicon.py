@@ -14,18 +14,99 @@ from dataclasses import dataclass
 _WORD = re.compile(r"[a-z']+")
 
 URGENT_WORDS = frozenset(
-    ["urgent", "urgently", "emergency", "asap", "immediately", "flood", "flooding", "flooded", "leak", "leaking", "gas", "smoke", "fire", "sparks", "dangerous", "danger", "unsafe", "burst", "outage", "down", "broken", "stuck", "trapped", "today", "tonight"]
+    [
+        "urgent",
+        "urgently",
+        "emergency",
+        "asap",
+        "immediately",
+        "flood",
+        "flooding",
+        "flooded",
+        "leak",
+        "leaking",
+        "gas",
+        "smoke",
+        "fire",
+        "sparks",
+        "dangerous",
+        "danger",
+        "unsafe",
+        "burst",
+        "outage",
+        "down",
+        "broken",
+        "stuck",
+        "trapped",
+        "today",
+        "tonight",
+    ]
 )
 URGENT_PHRASES = ("as soon as possible", "right now", "no heat", "no hot water", "no power", "not working")
 LOW_WORDS = frozenset(["whenever", "sometime", "eventually", "fyi", "curious", "wondering"])
 
 NEGATIVE_WORDS = frozenset(
-    ["angry", "annoyed", "awful", "bad", "cancel", "cancelling", "complain", "complaint", "disappointed", "disappointing", "disgusted", "frustrated", "frustrating", "furious", "horrible", "hopeless", "ignored", "incompetent", "joke", "ridiculous", "rude", "terrible", "unacceptable", "unhappy", "upset", "useless", "waste", "worst", "lawyer", "refund", "never", "again", "still", "nobody"]
+    [
+        "angry",
+        "annoyed",
+        "awful",
+        "bad",
+        "cancel",
+        "cancelling",
+        "complain",
+        "complaint",
+        "disappointed",
+        "disappointing",
+        "disgusted",
+        "frustrated",
+        "frustrating",
+        "furious",
+        "horrible",
+        "hopeless",
+        "ignored",
+        "incompetent",
+        "joke",
+        "ridiculous",
+        "rude",
+        "terrible",
+        "unacceptable",
+        "unhappy",
+        "upset",
+        "useless",
+        "waste",
+        "worst",
+        "lawyer",
+        "refund",
+        "never",
+        "again",
+        "still",
+        "nobody",
+    ]
 )
 POSITIVE_WORDS = frozenset(
-    ["thanks", "thank", "great", "excellent", "happy", "pleased", "perfect", "wonderful", "appreciate", "appreciated", "helpful", "love", "lovely", "fantastic", "awesome", "brilliant", "glad"]
+    [
+        "thanks",
+        "thank",
+        "great",
+        "excellent",
+        "happy",
+        "pleased",
+        "perfect",
+        "wonderful",
+        "appreciate",
+        "appreciated",
+        "helpful",
+        "love",
+        "lovely",
+        "fantastic",
+        "awesome",
+        "brilliant",
+        "glad",
+    ]
 )
-NEGATIONS = frozenset(["not", "no", "never", "don't", "didn't", "isn't", "wasn't", "aren't", "won't", "can't", "cannot"])
+NEGATIONS = frozenset(
+    ["not", "no", "never", "don't", "didn't", "isn't", "wasn't", "aren't", "won't", "can't", "cannot"]
+)
 
 
 @dataclass(frozen=True)

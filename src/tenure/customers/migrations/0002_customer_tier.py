@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0001_initial'),
+        ("customers", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='customer',
-            name='tier',
-            field=models.CharField(blank=True, default='', max_length=20),
+            model_name="customer",
+            name="tier",
+            field=models.CharField(blank=True, default="", max_length=20),
         ),
     ]

@@ -6,312 +6,768 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('core', '0003_outbox_delivery_status'),
-        ('customers', '0002_customer_tier'),
+        ("core", "0003_outbox_delivery_status"),
+        ("customers", "0002_customer_tier"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AcknowledgementTemplate',
+            name="AcknowledgementTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(blank=True, choices=[('email', 'E-mail'), ('web', 'Web form'), ('chat', 'Live chat'), ('sms', 'SMS'), ('phone', 'Phone'), ('webhook', 'Webhook')], max_length=10, unique=True)),
-                ('subject', models.CharField(blank=True, default='', max_length=300)),
-                ('body', models.TextField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("email", "E-mail"),
+                            ("web", "Web form"),
+                            ("chat", "Live chat"),
+                            ("sms", "SMS"),
+                            ("phone", "Phone"),
+                            ("webhook", "Webhook"),
+                        ],
+                        max_length=10,
+                        unique=True,
+                    ),
+                ),
+                ("subject", models.CharField(blank=True, default="", max_length=300)),
+                ("body", models.TextField()),
             ],
         ),
         migrations.CreateModel(
-            name='Macro',
+            name="Macro",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('body', models.TextField()),
-                ('set_status', models.CharField(blank=True, choices=[('new', 'New'), ('open', 'Open'), ('waiting', 'Waiting on customer'), ('resolved', 'Resolved'), ('closed', 'Closed')], default='', max_length=10)),
-                ('set_priority', models.CharField(blank=True, choices=[('low', 'Low'), ('normal', 'Normal'), ('high', 'High'), ('urgent', 'Urgent')], default='', max_length=10)),
-                ('add_tags', models.CharField(blank=True, default='', help_text='comma-separated', max_length=300)),
-                ('active', models.BooleanField(default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("body", models.TextField()),
+                (
+                    "set_status",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("new", "New"),
+                            ("open", "Open"),
+                            ("waiting", "Waiting on customer"),
+                            ("resolved", "Resolved"),
+                            ("closed", "Closed"),
+                        ],
+                        default="",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "set_priority",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("low", "Low"),
+                            ("normal", "Normal"),
+                            ("high", "High"),
+                            ("urgent", "Urgent"),
+                        ],
+                        default="",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "add_tags",
+                    models.CharField(blank=True, default="", help_text="comma-separated", max_length=300),
+                ),
+                ("active", models.BooleanField(default=True)),
             ],
         ),
         migrations.CreateModel(
-            name='RequestTag',
+            name="RequestTag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=50, unique=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=50, unique=True)),
             ],
         ),
         migrations.CreateModel(
-            name='TriageModel',
+            name="TriageModel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('active', models.BooleanField(default=True)),
-                ('model', models.JSONField()),
-                ('trained_rows', models.PositiveIntegerField()),
-                ('metrics', models.JSONField(blank=True, default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("active", models.BooleanField(default=True)),
+                ("model", models.JSONField()),
+                ("trained_rows", models.PositiveIntegerField()),
+                ("metrics", models.JSONField(blank=True, default=dict)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Department',
+            name="Department",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=40, unique=True)),
-                ('name', models.CharField(max_length=100)),
-                ('active', models.BooleanField(default=True)),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('lead', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='core.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=40, unique=True)),
+                ("name", models.CharField(max_length=100)),
+                ("active", models.BooleanField(default=True)),
+                ("position", models.PositiveIntegerField(default=0)),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="core.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'name'],
+                "ordering": ["position", "name"],
             },
         ),
         migrations.CreateModel(
-            name='AgentProfile',
+            name="AgentProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('available', models.BooleanField(default=True)),
-                ('max_open', models.PositiveIntegerField(default=25)),
-                ('last_assigned_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='agent_profile', to=settings.AUTH_USER_MODEL)),
-                ('departments', models.ManyToManyField(blank=True, related_name='agents', to='helpdesk.department')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("available", models.BooleanField(default=True)),
+                ("max_open", models.PositiveIntegerField(default=25)),
+                ("last_assigned_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="agent_profile",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "departments",
+                    models.ManyToManyField(blank=True, related_name="agents", to="helpdesk.department"),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Request',
+            name="Request",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('subject', models.CharField(blank=True, default='', max_length=300)),
-                ('channel', models.CharField(choices=[('email', 'E-mail'), ('web', 'Web form'), ('chat', 'Live chat'), ('sms', 'SMS'), ('phone', 'Phone'), ('webhook', 'Webhook')], max_length=10)),
-                ('status', models.CharField(choices=[('new', 'New'), ('open', 'Open'), ('waiting', 'Waiting on customer'), ('resolved', 'Resolved'), ('closed', 'Closed')], default='new', max_length=10)),
-                ('priority', models.CharField(choices=[('low', 'Low'), ('normal', 'Normal'), ('high', 'High'), ('urgent', 'Urgent')], default='normal', max_length=10)),
-                ('urgency', models.CharField(choices=[('low', 'Low'), ('normal', 'Normal'), ('high', 'High')], default='normal', max_length=10)),
-                ('sentiment', models.CharField(choices=[('negative', 'Negative'), ('neutral', 'Neutral'), ('positive', 'Positive')], default='neutral', max_length=10)),
-                ('triage_source', models.CharField(blank=True, choices=[('', 'Not triaged'), ('rule', 'Rule'), ('classifier', 'Classifier'), ('agent', 'Agent')], default='', max_length=12)),
-                ('triage_confidence', models.FloatField(blank=True, null=True)),
-                ('needs_triage', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField()),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('last_message_at', models.DateTimeField()),
-                ('first_response_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('auto_resolved', models.BooleanField(default=False)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('reopened_count', models.PositiveIntegerField(default=0)),
-                ('repeat_contacts', models.PositiveIntegerField(default=0)),
-                ('first_response_due', models.DateTimeField(blank=True, null=True)),
-                ('first_response_warn_at', models.DateTimeField(blank=True, null=True)),
-                ('resolution_due', models.DateTimeField(blank=True, null=True)),
-                ('resolution_warn_at', models.DateTimeField(blank=True, null=True)),
-                ('sla_paused_at', models.DateTimeField(blank=True, null=True)),
-                ('first_response_breached_at', models.DateTimeField(blank=True, null=True)),
-                ('resolution_breached_at', models.DateTimeField(blank=True, null=True)),
-                ('next_due_at', models.DateTimeField(blank=True, null=True)),
-                ('sla_check_at', models.DateTimeField(blank=True, null=True)),
-                ('ack_due_at', models.DateTimeField(blank=True, null=True)),
-                ('ack_sent_at', models.DateTimeField(blank=True, null=True)),
-                ('assignment_due_at', models.DateTimeField(blank=True, null=True)),
-                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='helpdesk_requests', to=settings.AUTH_USER_MODEL)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='requests', to='customers.customer')),
-                ('department', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='requests', to='helpdesk.department')),
-                ('linked_from', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='follow_ups', to='helpdesk.request')),
-                ('merged_into', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='merged_requests', to='helpdesk.request')),
-                ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='core.team')),
-                ('tags', models.ManyToManyField(blank=True, related_name='requests', to='helpdesk.requesttag')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("subject", models.CharField(blank=True, default="", max_length=300)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("email", "E-mail"),
+                            ("web", "Web form"),
+                            ("chat", "Live chat"),
+                            ("sms", "SMS"),
+                            ("phone", "Phone"),
+                            ("webhook", "Webhook"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("open", "Open"),
+                            ("waiting", "Waiting on customer"),
+                            ("resolved", "Resolved"),
+                            ("closed", "Closed"),
+                        ],
+                        default="new",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "priority",
+                    models.CharField(
+                        choices=[
+                            ("low", "Low"),
+                            ("normal", "Normal"),
+                            ("high", "High"),
+                            ("urgent", "Urgent"),
+                        ],
+                        default="normal",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "urgency",
+                    models.CharField(
+                        choices=[("low", "Low"), ("normal", "Normal"), ("high", "High")],
+                        default="normal",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "sentiment",
+                    models.CharField(
+                        choices=[("negative", "Negative"), ("neutral", "Neutral"), ("positive", "Positive")],
+                        default="neutral",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "triage_source",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Not triaged"),
+                            ("rule", "Rule"),
+                            ("classifier", "Classifier"),
+                            ("agent", "Agent"),
+                        ],
+                        default="",
+                        max_length=12,
+                    ),
+                ),
+                ("triage_confidence", models.FloatField(blank=True, null=True)),
+                ("needs_triage", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField()),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("last_message_at", models.DateTimeField()),
+                ("first_response_at", models.DateTimeField(blank=True, null=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("auto_resolved", models.BooleanField(default=False)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("reopened_count", models.PositiveIntegerField(default=0)),
+                ("repeat_contacts", models.PositiveIntegerField(default=0)),
+                ("first_response_due", models.DateTimeField(blank=True, null=True)),
+                ("first_response_warn_at", models.DateTimeField(blank=True, null=True)),
+                ("resolution_due", models.DateTimeField(blank=True, null=True)),
+                ("resolution_warn_at", models.DateTimeField(blank=True, null=True)),
+                ("sla_paused_at", models.DateTimeField(blank=True, null=True)),
+                ("first_response_breached_at", models.DateTimeField(blank=True, null=True)),
+                ("resolution_breached_at", models.DateTimeField(blank=True, null=True)),
+                ("next_due_at", models.DateTimeField(blank=True, null=True)),
+                ("sla_check_at", models.DateTimeField(blank=True, null=True)),
+                ("ack_due_at", models.DateTimeField(blank=True, null=True)),
+                ("ack_sent_at", models.DateTimeField(blank=True, null=True)),
+                ("assignment_due_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="helpdesk_requests",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="requests",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "department",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="requests",
+                        to="helpdesk.department",
+                    ),
+                ),
+                (
+                    "linked_from",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="follow_ups",
+                        to="helpdesk.request",
+                    ),
+                ),
+                (
+                    "merged_into",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="merged_requests",
+                        to="helpdesk.request",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="core.team",
+                    ),
+                ),
+                (
+                    "tags",
+                    models.ManyToManyField(blank=True, related_name="requests", to="helpdesk.requesttag"),
+                ),
             ],
             options={
-                'ordering': ['-last_message_at', '-id'],
-                'permissions': [('work_request', 'Can answer, assign and change requests'), ('manage_helpdesk', 'Can see help desk reports and merge or split requests')],
+                "ordering": ["-last_message_at", "-id"],
+                "permissions": [
+                    ("work_request", "Can answer, assign and change requests"),
+                    ("manage_helpdesk", "Can see help desk reports and merge or split requests"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RequestMessage',
+            name="RequestMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('direction', models.CharField(choices=[('in', 'From the customer'), ('out', 'To the customer'), ('note', 'Internal note')], max_length=4)),
-                ('channel', models.CharField(choices=[('email', 'E-mail'), ('web', 'Web form'), ('chat', 'Live chat'), ('sms', 'SMS'), ('phone', 'Phone'), ('webhook', 'Webhook')], max_length=10)),
-                ('sender', models.CharField(blank=True, default='', max_length=254)),
-                ('subject', models.CharField(blank=True, default='', max_length=300)),
-                ('body', models.TextField(blank=True, default='')),
-                ('html', models.TextField(blank=True, default='')),
-                ('external_id', models.CharField(blank=True, default='', max_length=300)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField()),
-                ('author', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('outbound', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='core.outboundmessage')),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='helpdesk.request')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "direction",
+                    models.CharField(
+                        choices=[
+                            ("in", "From the customer"),
+                            ("out", "To the customer"),
+                            ("note", "Internal note"),
+                        ],
+                        max_length=4,
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("email", "E-mail"),
+                            ("web", "Web form"),
+                            ("chat", "Live chat"),
+                            ("sms", "SMS"),
+                            ("phone", "Phone"),
+                            ("webhook", "Webhook"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("sender", models.CharField(blank=True, default="", max_length=254)),
+                ("subject", models.CharField(blank=True, default="", max_length=300)),
+                ("body", models.TextField(blank=True, default="")),
+                ("html", models.TextField(blank=True, default="")),
+                ("external_id", models.CharField(blank=True, default="", max_length=300)),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "author",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "outbound",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="core.outboundmessage",
+                    ),
+                ),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="helpdesk.request",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Attachment',
+            name="Attachment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('filename', models.CharField(max_length=255)),
-                ('content_type', models.CharField(blank=True, default='', max_length=100)),
-                ('size', models.PositiveBigIntegerField()),
-                ('sha256', models.CharField(blank=True, default='', max_length=64)),
-                ('stored_name', models.CharField(blank=True, default='', max_length=300)),
-                ('refused_reason', models.CharField(blank=True, default='', max_length=200)),
-                ('message', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='helpdesk.requestmessage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("filename", models.CharField(max_length=255)),
+                ("content_type", models.CharField(blank=True, default="", max_length=100)),
+                ("size", models.PositiveBigIntegerField()),
+                ("sha256", models.CharField(blank=True, default="", max_length=64)),
+                ("stored_name", models.CharField(blank=True, default="", max_length=300)),
+                ("refused_reason", models.CharField(blank=True, default="", max_length=200)),
+                (
+                    "message",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attachments",
+                        to="helpdesk.requestmessage",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SlaPolicy',
+            name="SlaPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('priority', models.CharField(blank=True, choices=[('low', 'Low'), ('normal', 'Normal'), ('high', 'High'), ('urgent', 'Urgent')], default='', max_length=10)),
-                ('tier', models.CharField(blank=True, default='', max_length=20)),
-                ('first_response_minutes', models.PositiveIntegerField()),
-                ('resolution_minutes', models.PositiveIntegerField()),
-                ('position', models.PositiveIntegerField(default=100)),
-                ('active', models.BooleanField(default=True)),
-                ('calendar', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='core.businesscalendar')),
-                ('department', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='helpdesk.department')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "priority",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("low", "Low"),
+                            ("normal", "Normal"),
+                            ("high", "High"),
+                            ("urgent", "Urgent"),
+                        ],
+                        default="",
+                        max_length=10,
+                    ),
+                ),
+                ("tier", models.CharField(blank=True, default="", max_length=20)),
+                ("first_response_minutes", models.PositiveIntegerField()),
+                ("resolution_minutes", models.PositiveIntegerField()),
+                ("position", models.PositiveIntegerField(default=100)),
+                ("active", models.BooleanField(default=True)),
+                (
+                    "calendar",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="core.businesscalendar",
+                    ),
+                ),
+                (
+                    "department",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="helpdesk.department",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'SLA policy',
-                'verbose_name_plural': 'SLA policies',
-                'ordering': ['position', 'id'],
+                "verbose_name": "SLA policy",
+                "verbose_name_plural": "SLA policies",
+                "ordering": ["position", "id"],
             },
         ),
         migrations.AddField(
-            model_name='request',
-            name='sla_policy',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='helpdesk.slapolicy'),
+            model_name="request",
+            name="sla_policy",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to="helpdesk.slapolicy"
+            ),
         ),
         migrations.CreateModel(
-            name='StaffNotification',
+            name="StaffNotification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=40)),
-                ('text', models.CharField(max_length=300)),
-                ('key', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('request', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='helpdesk.request')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=40)),
+                ("text", models.CharField(max_length=300)),
+                ("key", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "request",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="helpdesk.request",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='TriageRule',
+            name="TriageRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('position', models.PositiveIntegerField(default=100)),
-                ('active', models.BooleanField(default=True)),
-                ('keywords', models.CharField(blank=True, default='', max_length=500)),
-                ('regex', models.CharField(blank=True, default='', max_length=500)),
-                ('channel', models.CharField(blank=True, choices=[('email', 'E-mail'), ('web', 'Web form'), ('chat', 'Live chat'), ('sms', 'SMS'), ('phone', 'Phone'), ('webhook', 'Webhook')], default='', max_length=10)),
-                ('sender_contains', models.CharField(blank=True, default='', max_length=200)),
-                ('priority', models.CharField(blank=True, choices=[('low', 'Low'), ('normal', 'Normal'), ('high', 'High'), ('urgent', 'Urgent')], default='', max_length=10)),
-                ('urgency', models.CharField(blank=True, choices=[('low', 'Low'), ('normal', 'Normal'), ('high', 'High')], default='', max_length=10)),
-                ('department', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='helpdesk.department')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("position", models.PositiveIntegerField(default=100)),
+                ("active", models.BooleanField(default=True)),
+                ("keywords", models.CharField(blank=True, default="", max_length=500)),
+                ("regex", models.CharField(blank=True, default="", max_length=500)),
+                (
+                    "channel",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("email", "E-mail"),
+                            ("web", "Web form"),
+                            ("chat", "Live chat"),
+                            ("sms", "SMS"),
+                            ("phone", "Phone"),
+                            ("webhook", "Webhook"),
+                        ],
+                        default="",
+                        max_length=10,
+                    ),
+                ),
+                ("sender_contains", models.CharField(blank=True, default="", max_length=200)),
+                (
+                    "priority",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("low", "Low"),
+                            ("normal", "Normal"),
+                            ("high", "High"),
+                            ("urgent", "Urgent"),
+                        ],
+                        default="",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "urgency",
+                    models.CharField(
+                        blank=True,
+                        choices=[("low", "Low"), ("normal", "Normal"), ("high", "High")],
+                        default="",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "department",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="helpdesk.department",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'id'],
+                "ordering": ["position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Callback',
+            name="Callback",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('due_at', models.DateTimeField()),
-                ('remind_at', models.DateTimeField(blank=True, null=True)),
-                ('reminded_at', models.DateTimeField(blank=True, null=True)),
-                ('phone', models.CharField(blank=True, default='', max_length=40)),
-                ('note', models.TextField(blank=True, default='')),
-                ('done_at', models.DateTimeField(blank=True, null=True)),
-                ('outcome', models.CharField(blank=True, default='', max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='customers.customer')),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='callbacks', to='helpdesk.request')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("due_at", models.DateTimeField()),
+                ("remind_at", models.DateTimeField(blank=True, null=True)),
+                ("reminded_at", models.DateTimeField(blank=True, null=True)),
+                ("phone", models.CharField(blank=True, default="", max_length=40)),
+                ("note", models.TextField(blank=True, default="")),
+                ("done_at", models.DateTimeField(blank=True, null=True)),
+                ("outcome", models.CharField(blank=True, default="", max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="customers.customer"
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="callbacks",
+                        to="helpdesk.request",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['due_at', 'id'],
-                'indexes': [models.Index(condition=models.Q(('done_at__isnull', True)), fields=['due_at'], name='hd_callback_open_idx'), models.Index(fields=['remind_at'], name='hd_callback_remind_idx')],
+                "ordering": ["due_at", "id"],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("done_at__isnull", True)),
+                        fields=["due_at"],
+                        name="hd_callback_open_idx",
+                    ),
+                    models.Index(fields=["remind_at"], name="hd_callback_remind_idx"),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='requestmessage',
-            index=models.Index(fields=['request', 'created_at', 'id'], name='hd_message_thread_idx'),
+            model_name="requestmessage",
+            index=models.Index(fields=["request", "created_at", "id"], name="hd_message_thread_idx"),
         ),
         migrations.AddIndex(
-            model_name='requestmessage',
-            index=models.Index(fields=['external_id'], name='hd_message_external_idx'),
+            model_name="requestmessage",
+            index=models.Index(fields=["external_id"], name="hd_message_external_idx"),
         ),
         migrations.AddConstraint(
-            model_name='requestmessage',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('channel', 'external_id'), name='hd_message_external_id_once'),
+            model_name="requestmessage",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id", ""), _negated=True),
+                fields=("channel", "external_id"),
+                name="hd_message_external_id_once",
+            ),
         ),
         migrations.AddIndex(
-            model_name='request',
-            index=models.Index(fields=['assignee', 'status', '-last_message_at'], name='hd_request_mine_idx'),
+            model_name="request",
+            index=models.Index(fields=["assignee", "status", "-last_message_at"], name="hd_request_mine_idx"),
         ),
         migrations.AddIndex(
-            model_name='request',
-            index=models.Index(fields=['team', 'status', '-last_message_at'], name='hd_request_team_idx'),
+            model_name="request",
+            index=models.Index(fields=["team", "status", "-last_message_at"], name="hd_request_team_idx"),
         ),
         migrations.AddIndex(
-            model_name='request',
-            index=models.Index(fields=['status', 'next_due_at'], name='hd_request_due_idx'),
+            model_name="request",
+            index=models.Index(fields=["status", "next_due_at"], name="hd_request_due_idx"),
         ),
         migrations.AddIndex(
-            model_name='request',
-            index=models.Index(fields=['status', '-last_message_at'], name='hd_request_status_idx'),
+            model_name="request",
+            index=models.Index(fields=["status", "-last_message_at"], name="hd_request_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='request',
-            index=models.Index(fields=['customer', 'status', '-last_message_at'], name='hd_request_customer_idx'),
+            model_name="request",
+            index=models.Index(
+                fields=["customer", "status", "-last_message_at"], name="hd_request_customer_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='request',
-            index=models.Index(condition=models.Q(('needs_triage', True)), fields=['-last_message_at'], name='hd_request_triage_idx'),
+            model_name="request",
+            index=models.Index(
+                condition=models.Q(("needs_triage", True)),
+                fields=["-last_message_at"],
+                name="hd_request_triage_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='request',
-            index=models.Index(condition=models.Q(('assignee__isnull', True)), fields=['-last_message_at'], name='hd_request_unassigned_idx'),
+            model_name="request",
+            index=models.Index(
+                condition=models.Q(("assignee__isnull", True)),
+                fields=["-last_message_at"],
+                name="hd_request_unassigned_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='request',
-            index=models.Index(condition=models.Q(('first_response_breached_at__isnull', False), ('resolution_breached_at__isnull', False), _connector='OR'), fields=['status', '-last_message_at'], name='hd_request_breached_idx'),
+            model_name="request",
+            index=models.Index(
+                condition=models.Q(
+                    ("first_response_breached_at__isnull", False),
+                    ("resolution_breached_at__isnull", False),
+                    _connector="OR",
+                ),
+                fields=["status", "-last_message_at"],
+                name="hd_request_breached_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='request',
-            index=models.Index(fields=['sla_check_at'], name='hd_request_sla_timer_idx'),
+            model_name="request",
+            index=models.Index(fields=["sla_check_at"], name="hd_request_sla_timer_idx"),
         ),
         migrations.AddIndex(
-            model_name='request',
-            index=models.Index(fields=['ack_due_at'], name='hd_request_ack_timer_idx'),
+            model_name="request",
+            index=models.Index(fields=["ack_due_at"], name="hd_request_ack_timer_idx"),
         ),
         migrations.AddIndex(
-            model_name='request',
-            index=models.Index(fields=['assignment_due_at'], name='hd_request_assign_timer_idx'),
+            model_name="request",
+            index=models.Index(fields=["assignment_due_at"], name="hd_request_assign_timer_idx"),
         ),
         migrations.AddIndex(
-            model_name='request',
-            index=models.Index(fields=['created_at'], name='hd_request_created_idx'),
+            model_name="request",
+            index=models.Index(fields=["created_at"], name="hd_request_created_idx"),
         ),
         migrations.AddIndex(
-            model_name='staffnotification',
-            index=models.Index(fields=['user', 'read_at'], name='hd_notification_unread_idx'),
+            model_name="staffnotification",
+            index=models.Index(fields=["user", "read_at"], name="hd_notification_unread_idx"),
         ),
         migrations.AddConstraint(
-            model_name='staffnotification',
-            constraint=models.UniqueConstraint(fields=('user', 'key'), name='hd_notification_once'),
+            model_name="staffnotification",
+            constraint=models.UniqueConstraint(fields=("user", "key"), name="hd_notification_once"),
         ),
     ]
