@@ -133,3 +133,20 @@ def test_a_step_that_cannot_run_fails_the_enrollment_with_the_reason(
     assert failed.payload["step"] == "zone"
     customer.refresh_from_db()
     assert customer.preferred_channel == ""
+
+
+def test_the_customers_language_picks_the_template(
+    make_journey: Callable[..., Journey], hello_template: MessageTemplate
+) -> None:
+    MessageTemplate.objects.create(
+        key="hello", language="de", subject="Hallo", body="Hallo {{ customer.first_name }}!"
+    )
+    german = create_customer(name="Karl Weber", language="de-AT", identities=[("email", "karl@example.com")])
+    french = create_customer(name="Marie Curie", language="fr", identities=[("email", "marie@example.com")])
+    journey = make_journey()
+    enroll_many(journey=journey, customer_ids=[german.pk, french.pk], trigger_key="lang")
+    run_due(timezone.now())
+    bodies = dict(
+        OutboundMessage.objects.filter(template__startswith="hello:").values_list("customer_id", "body")
+    )
+    assert bodies == {german.pk: "Hallo Karl!", french.pk: "Hi Marie!"}
