@@ -9,11 +9,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, connections
 
+from tenure.core.outbox import twilio
 from tenure.customers.models import Customer, Identity
 from tenure.customers.services import create_customer, merge_customers
 from tenure.inbox import ratelimit
 from tenure.inbox.senders import match_sender
-from tenure.inbox.signatures import twilio_signature, twilio_valid, webhook_signature, webhook_valid
+from tenure.inbox.signatures import webhook_signature, webhook_valid
 
 # Twilio's documented example (its request-validation docs and helper-library tests).
 TWILIO_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
@@ -27,11 +28,11 @@ TWILIO_PARAMS = [
 
 
 def test_twilio_documented_vector() -> None:
-    assert twilio_signature("12345", TWILIO_URL, TWILIO_PARAMS) == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
-    assert twilio_valid("12345", TWILIO_URL, list(reversed(TWILIO_PARAMS)), "RSOYDt4T1cUTdK1PDd93/VVr8B8=")
-    assert not twilio_valid("12345", TWILIO_URL + "&x=1", TWILIO_PARAMS, "RSOYDt4T1cUTdK1PDd93/VVr8B8=")
-    assert not twilio_valid("", TWILIO_URL, TWILIO_PARAMS, "RSOYDt4T1cUTdK1PDd93/VVr8B8=")
-    assert not twilio_valid("12345", TWILIO_URL, TWILIO_PARAMS, "")
+    assert twilio.signature(TWILIO_URL, TWILIO_PARAMS, "12345") == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+    assert twilio.is_valid(TWILIO_URL, list(reversed(TWILIO_PARAMS)), "12345", "RSOYDt4T1cUTdK1PDd93/VVr8B8=")
+    assert not twilio.is_valid(TWILIO_URL + "&x=1", TWILIO_PARAMS, "12345", "RSOYDt4T1cUTdK1PDd93/VVr8B8=")
+    assert not twilio.is_valid(TWILIO_URL, TWILIO_PARAMS, "", "RSOYDt4T1cUTdK1PDd93/VVr8B8=")
+    assert not twilio.is_valid(TWILIO_URL, TWILIO_PARAMS, "12345", "")
 
 
 def test_webhook_signature_covers_timestamp_and_body() -> None:

@@ -12,11 +12,12 @@ from django.test import Client
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from tenure.core.models import Event
+from tenure.core.outbox import twilio
 from tenure.customers.models import Customer, Purpose
 from tenure.customers.services import create_customer
 from tenure.helpdesk.models import Attachment, Request, RequestMessage
 from tenure.inbox.models import InboundLog, WebhookSource
-from tenure.inbox.signatures import twilio_signature, webhook_signature
+from tenure.inbox.signatures import webhook_signature
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +48,7 @@ def sms(
         "NumMedia": "0",
         **extra,
     }
-    signature = twilio_signature(TOKEN if not forged else "guessed", SMS_URL, list(form.items()))
+    signature = twilio.signature(SMS_URL, list(form.items()), TOKEN if not forged else "guessed")
     return client.post("/inbox/sms/twilio/", form, HTTP_X_TWILIO_SIGNATURE=signature)
 
 
@@ -71,7 +72,7 @@ def test_forged_or_missing_signature_is_403_and_stores_nothing(client: Client) -
     assert unsigned.status_code == 403
     # A valid signature over different parameters does not cover a tampered body.
     form = {"MessageSid": "SM2", "From": NUMBER, "Body": "original"}
-    signature = twilio_signature(TOKEN, SMS_URL, list(form.items()))
+    signature = twilio.signature(SMS_URL, list(form.items()), TOKEN)
     tampered = client.post(
         "/inbox/sms/twilio/", {**form, "Body": "changed"}, HTTP_X_TWILIO_SIGNATURE=signature
     )
@@ -119,7 +120,7 @@ def test_bad_sender_number_is_a_400_naming_the_field(client: Client) -> None:
 def test_public_url_setting_rebuilds_the_signed_url(client: Client, settings: SettingsWrapper) -> None:
     settings.TENURE_PUBLIC_URL = "https://support.shop.example"
     form = {"MessageSid": "SM77", "From": NUMBER, "Body": "behind a proxy"}
-    signature = twilio_signature(TOKEN, "https://support.shop.example/inbox/sms/twilio/", list(form.items()))
+    signature = twilio.signature("https://support.shop.example/inbox/sms/twilio/", list(form.items()), TOKEN)
     assert client.post("/inbox/sms/twilio/", form, HTTP_X_TWILIO_SIGNATURE=signature).status_code == 200
 
 

@@ -1,25 +1,9 @@
-"""Request signatures: Twilio's X-Twilio-Signature and the generic webhook's HMAC-SHA256."""
+"""The generic inbound webhook's HMAC-SHA256 signature (Twilio's lives in `core.outbox.twilio`)."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-from collections.abc import Iterable
-
-
-def twilio_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]]) -> str:
-    """Twilio's documented algorithm: the full URL, then each POST parameter name+value sorted by name,
-    HMAC-SHA1 with the account's auth token, base64."""
-    payload = url + "".join(name + value for name, value in sorted(params, key=lambda item: item[0]))
-    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
-
-
-def twilio_valid(auth_token: str, url: str, params: Iterable[tuple[str, str]], signature: str) -> bool:
-    if not auth_token or not signature:
-        return False
-    return hmac.compare_digest(twilio_signature(auth_token, url, params), signature)
 
 
 def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:

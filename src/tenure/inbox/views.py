@@ -14,11 +14,11 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt, csrf_protect, ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods, require_POST
 
+from tenure.core.outbox import twilio
 from tenure.inbox import ratelimit
 from tenure.inbox.conf import current
 from tenure.inbox.forms import ContactForm
 from tenure.inbox.models import WebhookSource
-from tenure.inbox.signatures import twilio_valid
 from tenure.inbox.sms import receive_sms
 from tenure.inbox.webform import log_spam, receive_form
 from tenure.inbox.webhooks import (
@@ -116,7 +116,7 @@ def _signed_url(request: HttpRequest) -> str:
 def twilio_sms(request: HttpRequest) -> HttpResponse:
     params = [(key, value) for key in request.POST for value in request.POST.getlist(key)]
     signature = request.headers.get("X-Twilio-Signature", "")
-    if not twilio_valid(current().sms_auth_token, _signed_url(request), params, signature):
+    if not twilio.is_valid(_signed_url(request), params, current().sms_auth_token, signature):
         logger.warning("Rejected an SMS webhook with a bad signature from %s", client_ip(request))
         return HttpResponse("invalid signature", status=403, content_type="text/plain")
     try:

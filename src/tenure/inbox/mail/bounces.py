@@ -1,9 +1,11 @@
-"""A hard bounce for one of our own messages marks that address invalid, as the outbox does on an SMTP 5xx."""
+"""A bounce report for one of our own messages goes to the outbox, which marks the address invalid and
+falls back to another channel; a hard bounce we cannot tie to a message still marks the address invalid."""
 
 from __future__ import annotations
 
 from tenure.core.outbox.policy import IDENTITY_INVALID
-from tenure.core.outbox_models import MessageChannel, OutboundMessage
+from tenure.core.outbox.status import UnknownMessage, record_bounce
+from tenure.core.outbox_models import MessageChannel
 from tenure.core.services import record_event
 from tenure.customers.models import Customer, Identity, IdentityChannel
 from tenure.inbox.mail.classify import Verdict
@@ -11,28 +13,19 @@ from tenure.inbox.mail.classify import Verdict
 EVENT_SOURCE = "inbox"
 
 
-def _our_message(verdict: Verdict) -> OutboundMessage | None:
-    if not verdict.original_message_id:
-        return None
-    return (
-        OutboundMessage.objects.filter(channel=MessageChannel.EMAIL, provider_id=verdict.original_message_id)
-        .order_by("-id")
-        .first()
-    )
+def _reason(verdict: Verdict) -> str:
+    return "; ".join(f"{f.address}: {f.status} ({f.action})" for f in verdict.failed) or "bounce report"
 
 
-def apply_bounce(verdict: Verdict) -> Customer | None:
-    """Record hard failures on the timeline; returns the customer the bounce was about, if we know them."""
-    message = _our_message(verdict)
-    customer: Customer | None = message.customer if message is not None else None
+def _mark_invalid(verdict: Verdict) -> Customer | None:
+    customer: Customer | None = None
     for failure in verdict.failed:
         if not failure.hard:
             continue
         identity = Identity.objects.filter(channel=IdentityChannel.EMAIL, value=failure.address).first()
-        if identity is None or (customer is not None and identity.customer_id != customer.pk):
+        if identity is None:
             continue
         customer = identity.customer
-        reason = f"bounced: {failure.status} ({failure.action})"
         record_event(
             customer_id=identity.customer_id,
             kind=IDENTITY_INVALID,
@@ -42,21 +35,23 @@ def apply_bounce(verdict: Verdict) -> Customer | None:
             payload={
                 "channel": IdentityChannel.EMAIL,
                 "value": failure.address,
-                "reason": reason,
-                "message_id": message.pk if message is not None else None,
-            },
-        )
-    if message is not None:
-        record_event(
-            customer_id=message.customer_id,
-            kind="message.bounced",
-            channel=MessageChannel.EMAIL,
-            source=EVENT_SOURCE,
-            idempotency_key=f"message.bounced:{message.pk}",
-            payload={
-                "message_id": message.pk,
-                "hard": any(f.hard for f in verdict.failed),
-                "recipients": [f.address for f in verdict.failed],
+                "reason": f"bounced: {failure.status} ({failure.action})",
             },
         )
     return customer
+
+
+def apply_bounce(verdict: Verdict) -> Customer | None:
+    """Act on a bounce report; returns the customer it was about, if we know them."""
+    if verdict.original_message_id:
+        try:
+            update = record_bounce(
+                verdict.original_message_id,
+                permanent=any(f.hard for f in verdict.failed),
+                reason=_reason(verdict),
+            )
+        except UnknownMessage:
+            pass
+        else:
+            return update.message.customer
+    return _mark_invalid(verdict)
