@@ -17,13 +17,16 @@ from tenure.customers.services import create_customer
 from tenure.demo.generator import DemoConflict, DemoSummary, build_company
 from tenure.demo.history import simulate
 from tenure.demo.summary import shape_from_data
+from tenure.field.models import Technician
+from tenure.helpdesk.models import Request, TriageRule
 
 pytestmark = pytest.mark.django_db
 END = dt.datetime(2026, 11, 1, 15, tzinfo=dt.UTC)
 
 
 def _small(reset: bool = False) -> DemoSummary:
-    return build_company(seed=5, customers=150, months=6, end=END, reset=reset)
+    # The history only: tests/demo/test_present.py covers the present seeded after it.
+    return build_company(seed=5, customers=150, months=6, end=END, reset=reset, present=False)
 
 
 def _counts() -> tuple[int, int, int, int, int]:
@@ -95,11 +98,17 @@ def test_another_size_needs_reset_and_reset_rebuilds() -> None:
     with pytest.raises(DemoConflict, match="--reset"):
         build_company(seed=6, customers=150, months=6, end=END)
     assert _counts() == before
-    rebuilt = build_company(seed=6, customers=100, months=6, end=END, reset=True)
+    rebuilt = build_company(seed=6, customers=100, months=6, end=END, reset=True, now=END)
     assert not rebuilt.reused
     assert Customer.objects.count() == 100
+    # A reset removes the previous present too (technicians, rules), so a rebuild does not double them.
+    rebuilt_again = build_company(seed=6, customers=100, months=6, end=END, reset=True, now=END)
+    assert rebuilt_again.extra["present"]["field"]["technicians"] == 6
+    assert Technician.objects.count() == 6
+    assert TriageRule.objects.filter(name__startswith="Demo: ").count() == 5
+    assert Request.objects.count() == rebuilt_again.extra["present"]["desk"]["requests"]
     assert Event.objects.filter(source="demo").count() == rebuilt.shape.events
-    assert AuditLog.objects.filter(action="demo.reset").count() == 1
+    assert AuditLog.objects.filter(action="demo.reset").count() == 2
 
 
 def test_reset_keeps_customers_that_are_not_the_demos() -> None:

@@ -75,6 +75,7 @@ class FieldSummary:
     today: int
     tomorrow: int
     not_booked: int
+    unplanned: int  # booked, but the day planner found no room on a route (the board lists them)
     en_route: int
     on_site: int
     completed: int
@@ -222,6 +223,7 @@ def seed_appointments(
         today=local_days.count(today),
         tomorrow=local_days.count(tomorrow),
         not_booked=count - len(ids),
+        unplanned=sum(a.plan_id is None and a.status == Status.BOOKED for a in mine),
         en_route=statuses.count(Status.EN_ROUTE),
         on_site=statuses.count(Status.ON_SITE),
         completed=statuses.count(Status.COMPLETED),
