@@ -82,6 +82,11 @@ def manage_url(appointment: Appointment) -> str:
     return public_base().rstrip("/") + reverse("field:visit", args=[token_for(appointment)])
 
 
+def invite_url(appointment: Appointment) -> str:
+    """The absolute link to the visit's .ics (signed like the manage link)."""
+    return public_base().rstrip("/") + reverse("field:visit_ics", args=[token_for(appointment)])
+
+
 # --- what a link lets the customer do ---------------------------------------------------------------
 
 MOVABLE = (Status.BOOKED, Status.SCHEDULED)

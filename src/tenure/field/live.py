@@ -31,7 +31,6 @@ from tenure.field.windows import WINDOW_SECONDS, earliest_window
 # at the price of some notices for windows that would have held.
 NOTICE_THRESHOLD = 0.35
 CHECK_INTERVAL = dt.timedelta(minutes=10)
-SURVEY_DELAY = dt.timedelta(minutes=15)
 REASON_SWEEP = "the jobs before yours are taking longer than planned"
 REASON_TRAFFIC = "the drive to you is taking longer than planned"
 REASON_LONG = "the job before yours is taking longer than expected"
@@ -214,11 +213,19 @@ def complete(
 def mark_not_fixed(
     appointment: Appointment, *, reason: str, now: dt.datetime | None = None, models: Models | None = None
 ) -> Outcome:
+    """Record the job as not fixed and book the return visit (revisit.py) in the same transaction."""
+    from tenure.field import revisit  # revisit imports this module
+
     if not reason.strip():
         raise ValidationError({"reason": "say why the job is not fixed (e.g. 'part on order')"})
-    return _finish(
-        appointment, "not_fixed", Status.NOT_FIXED, "job.not_fixed", note=reason, now=now, models=models
-    )
+    with transaction.atomic():
+        outcome = _finish(
+            appointment, "not_fixed", Status.NOT_FIXED, "job.not_fixed", note=reason, now=now, models=models
+        )
+        if outcome.changed:
+            booked = revisit.reopen(outcome.appointment, reason=reason, now=now, models=models)
+            outcome.message = f"{outcome.message}; {booked.message}"
+    return outcome
 
 
 def _finish(
@@ -241,10 +248,7 @@ def _finish(
         appointment.status = status
         appointment.completed_at = now
         appointment.outcome_note = note
-        appointment.survey_due_at = now + SURVEY_DELAY
-        appointment.save(
-            update_fields=["status", "completed_at", "outcome_note", "survey_due_at", "updated_at"]
-        )
+        appointment.save(update_fields=["status", "completed_at", "outcome_note", "updated_at"])
         minutes = round((now - (appointment.arrived_at or now)).total_seconds() / 60)
         extra = {"duration_minutes": minutes} if kind == "job.completed" else {"reason": note}
         events.record(appointment, kind, now, **extra)

@@ -188,8 +188,13 @@ class Appointment(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     outcome_note = models.TextField(blank=True, default="")
     cancelled_at = models.DateTimeField(null=True, blank=True)
-    # Timer for the follow-up survey (the surveys app sweeps it).
-    survey_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # A dispatcher's choice of technician (a move on the board, a revisit kept with whoever was there):
+    # re-planning keeps the job on this technician's route.
+    pinned = models.BooleanField(default=False)
+    # A visit booked because this earlier one did not fix the problem (see revisit.py).
+    revisit_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="revisits"
+    )
 
     booked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -49,7 +49,11 @@ def day_text(when: dt.datetime, zone: ZoneInfo) -> str:
 
 def send(appointment: Appointment, key: str, subject: str, body: str) -> OutboundMessage:
     customer = appointment.customer
-    purpose = TRANSACTIONAL if key.startswith(("booked", "notice", "cancel")) else Purpose.SERVICE_UPDATES
+    purpose = (
+        TRANSACTIONAL
+        if key.startswith(("booked", "notice", "cancel", "revisit"))
+        else Purpose.SERVICE_UPDATES
+    )
     return queue_message(
         customer=customer,
         channel=channel_for(customer),
@@ -68,8 +72,42 @@ def booked(appointment: Appointment) -> OutboundMessage:
     body = (
         f"Your {appointment.job_type.name} visit is booked for {when}. "
         "The technician will arrive within that hour; we will tell you early if that changes."
+        f"{manage_links(appointment)}"
     )
     return send(appointment, f"booked:{appointment.window_start.isoformat()}", "Your visit is booked", body)
+
+
+def manage_links(appointment: Appointment) -> str:
+    """The signed links to move or cancel the visit and to add it to a calendar (the outbox sends text
+    only, so the .ics travels as a link rather than an attachment)."""
+    from tenure.field.links import invite_url, manage_url  # links sends through this module
+
+    return (
+        f"\nSee, move or cancel it: {manage_url(appointment)}"
+        f"\nAdd it to your calendar: {invite_url(appointment)}"
+    )
+
+
+def revisit_booked(appointment: Appointment, now: dt.datetime) -> OutboundMessage:
+    """'We will come back today 3-4 pm' / '... on Tuesday 4 March, 9-10 am'."""
+    assert appointment.window_start and appointment.window_end
+    zone = _zone(appointment)
+    window = window_text(appointment.window_start, appointment.window_end, zone)
+    same_day = appointment.window_start.astimezone(zone).date() == now.astimezone(zone).date()
+    when = f"today {window}" if same_day else f"on {day_text(appointment.window_start, zone)}, {window}"
+    body = (
+        f"Sorry it is not fixed yet. We will come back {when}; the technician will arrive within that hour."
+        f"{manage_links(appointment)}"
+    )
+    return send(appointment, f"revisit:{appointment.window_start.isoformat()}", "We will come back", body)
+
+
+def revisit_unplanned(appointment: Appointment) -> OutboundMessage:
+    body = (
+        f"Sorry your {appointment.job_type.name} job is not fixed yet. We have no technician free for a "
+        "return visit right now; our dispatcher will call you shortly to arrange one."
+    )
+    return send(appointment, "revisit:unplanned", "We will call you about a return visit", body)
 
 
 def on_the_way(appointment: Appointment, eta: dt.datetime) -> OutboundMessage:

@@ -46,7 +46,9 @@ def at_risk(
 ) -> QuerySet[Appointment]:
     """Open jobs whose (announced) window is likely to be missed, or that nobody can reach today."""
     return (
-        Appointment.objects.filter(status__in=OPEN_STATUSES, window_start__lt=now + horizon)
+        Appointment.objects.filter(status__in=OPEN_STATUSES)
+        # A return visit nobody could book has no window yet but still needs the dispatcher.
+        .filter(Q(window_start__lt=now + horizon) | Q(window_start__isnull=True))
         .filter(Q(miss_probability__gt=threshold) | Q(notice_reason__startswith=CANNOT_KEEP))
         .exclude(window_end__lt=now - horizon)
         .select_related("job_type", "technician", "customer")

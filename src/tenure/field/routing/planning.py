@@ -164,7 +164,9 @@ def load_day(day: dt.date, now: dt.datetime | None = None, travel: TravelModel |
             )
         )
 
-    jobs = [_job(first, a) for a in appointments if a.status in PLANNABLE]
+    jobs = [
+        _job(first, a, a.technician_id if a.pinned else None) for a in appointments if a.status in PLANNABLE
+    ]
     current: dict[int, list[int]] = {}
     for appointment in appointments:
         if appointment.status in PLANNABLE and appointment.plan_id and appointment.technician_id:
@@ -316,7 +318,10 @@ def _timed(
     problem: DayProblem, worker: Worker, route: list[Appointment], override: Job | None
 ) -> tuple[list[Stop], list[str]]:
     jobs = [
-        override if override is not None and a.pk == override.key else _job(problem.origin, a) for a in route
+        override
+        if override is not None and a.pk == override.key
+        else _job(problem.origin, a, a.technician_id if a.pinned else None)
+        for a in route
     ]
     timed = time_route(worker, jobs, problem.travel)
     return timed.stops, timed.problems
@@ -376,6 +381,8 @@ def move_job(
                 problem, old_worker, _route_of(problem, old_tech, appointment_id), None
             )
     store_routes(problem, routes, now, optimised=False)
+    # The dispatcher chose this technician: later re-plans keep the job with them.
+    Appointment.objects.filter(pk=appointment_id).update(pinned=True)
     audit(
         actor=user,
         action="field.move",
