@@ -249,3 +249,26 @@ def test_html_body_is_sanitised(client: Client, source: WebhookSource) -> None:
     assert post_event(client, event).status_code == 201
     message = RequestMessage.objects.get()
     assert "<script" not in message.html and "alert" not in message.body
+
+
+def test_a_reply_to_a_follow_up_answers_it_instead_of_opening_a_request(client: Client) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tenure.core.services import record_event
+    from tenure.surveys.models import Survey, SurveyStatus
+    from tenure.surveys.services import send_due
+
+    customer = create_customer(name="Lin", identities=[("phone", NUMBER)], preferred_channel="phone")
+    record_event(customer_id=customer.pk, kind="job.completed", payload={"appointment_id": 5})
+    send_due(timezone.now() + dt.timedelta(minutes=16))
+    assert Survey.objects.get().status == SurveyStatus.SENT
+
+    assert sms(client, sid="SM10", body="the radiator is still cold").status_code == 200
+    assert sms(client, sid="SM11", body="Not fixed, 2").status_code == 200
+    survey = Survey.objects.get()
+    assert (survey.status, survey.fixed, survey.score) == (SurveyStatus.ANSWERED, False, 2)
+    assert InboundLog.objects.get(external_id="SM11").status == "survey_answer"
+    # Only the reply that did not read as an answer became a request.
+    assert [m.body for m in RequestMessage.objects.filter(direction="in")] == ["the radiator is still cold"]

@@ -56,6 +56,7 @@ class InboundStatus(models.TextChoices):
     BOUNCE = "bounce", "Bounce"
     LOOP = "loop", "Mail loop (ignored)"
     OPT_OUT = "opt_out", "Opt-out / opt-in keyword"
+    SURVEY_ANSWER = "survey_answer", "Answer to a survey"
     SPAM = "spam", "Spam trap (ignored)"
     ERROR = "error", "Error (kept for retry)"
 

@@ -14,6 +14,7 @@ from tenure.customers.services import update_customer
 from tenure.inbox import services
 from tenure.inbox.models import InboundLog, InboundStatus
 from tenure.inbox.senders import match_sender
+from tenure.surveys.services import answer_from_text
 
 SOURCE = "sms:twilio"
 CHANNEL = "sms"
@@ -89,6 +90,17 @@ def receive_sms(form: Mapping[str, str]) -> InboundLog:
         return _opt(form, sid, word)
     media = _media(form)
     sender = match_sender(channel=IdentityChannel.PHONE, address=form["From"])
+    # "4" or "not fixed" right after a follow-up is the answer to it, not a new request.
+    if not media and (survey := answer_from_text(sender.customer, body, channel=CHANNEL)) is not None:
+        return services.log_item(
+            source=SOURCE,
+            external_id=sid,
+            channel=CHANNEL,
+            status=InboundStatus.SURVEY_ANSWER,
+            sender=sender.address,
+            customer=sender.customer,
+            detail={"survey_id": survey.pk},
+        )
     text = body.strip() or ("(picture message)" if media else "(empty message)")
     if media:
         text += "\n\n" + "\n".join(f"[media: {m['content_type'] or 'file'} {m['url']}]" for m in media)

@@ -178,25 +178,33 @@ def answer(
     return locked
 
 
-_NOT_FIXED = re.compile(r"\b(no|not|nope|broken|still|leaking|again)\b", re.IGNORECASE)
-_FIXED = re.compile(r"\b(yes|yep|fixed|working|works|sorted|good)\b", re.IGNORECASE)
-_SCORE = re.compile(r"(?<!\d)([1-5])(?!\d)")
+_NOT_FIXED_WORDS = frozenset({"no", "not", "nope", "n", "broken", "still", "isn't", "isnt"})
+_FIXED_WORDS = frozenset({"yes", "yep", "y", "fixed", "working", "works", "sorted", "good", "fine"})
+# Words that may sit around an answer ("yes it's fixed, 5 thanks"). Anything else means the customer is
+# writing about something, and that text must reach the inbox as a message instead.
+_FILLER_WORDS = frozenset({"it", "it's", "its", "is", "all", "thanks", "thank", "you", "ok", "okay", "great"})
+_WORD = re.compile(r"[a-z']+|\d+")
 
 
 def parse_reply(text: str, *, asks_fixed: bool) -> tuple[int | None, bool | None] | None:
-    """(score, fixed) read from a text reply such as "4", "no", "not fixed 2"; None if it is not an answer."""
-    cleaned = text.strip()
-    if not cleaned or len(cleaned) > 160:
+    """(score, fixed) from a reply such as "4", "no", "still not fixed, 2"; None if it is not an answer."""
+    words = _WORD.findall(text.lower())
+    if not words or len(words) > 8:
         return None
-    score_match = _SCORE.search(cleaned)
-    score = int(score_match.group(1)) if score_match else None
+    scores = [int(w) for w in words if w.isdigit()]
+    if len(scores) > 1 or any(not 1 <= n <= 5 for n in scores):
+        return None
+    allowed = _FILLER_WORDS | (_NOT_FIXED_WORDS | _FIXED_WORDS if asks_fixed else set())
+    if any(not w.isdigit() and w not in allowed for w in words):
+        return None
     fixed: bool | None = None
     if asks_fixed:
         # A negation wins: "not fixed" says fixed too.
-        if _NOT_FIXED.search(cleaned):
+        if any(w in _NOT_FIXED_WORDS for w in words):
             fixed = False
-        elif _FIXED.search(cleaned):
+        elif any(w in _FIXED_WORDS for w in words):
             fixed = True
+    score = scores[0] if scores else None
     if score is None and fixed is None:
         return None
     return score, fixed
