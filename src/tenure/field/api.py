@@ -19,10 +19,12 @@ from tenure.core.access import require_perms
 from tenure.customers.models import Customer
 from tenure.field import booking, live, report, selectors
 from tenure.field.models import Appointment, JobType
+from tenure.field.routing.planning import MoveRefused, move_job, replan
 
 router = Router(tags=["field"])
 BOOK = "field.add_appointment"
 DISPATCH = "field.change_appointment"
+PLAN = "field.change_dayplan"
 
 
 class PreferencesIn(Schema):
@@ -63,6 +65,8 @@ class AppointmentOut(Schema):
     eta: dt.datetime | None
     arrived_at: dt.datetime | None
     completed_at: dt.datetime | None
+    pinned: bool
+    revisit_of_id: int | None
 
     @staticmethod
     def resolve_job_type(appointment: Appointment) -> str:
@@ -262,3 +266,49 @@ def coverage_report(request: HttpRequest, days: int = 90) -> dict[str, Any]:
         raise HttpError(422, "days is between 1 and 730")
     now = timezone.now()
     return report.coverage(now - dt.timedelta(days=days), now).as_dict()
+
+
+class ReplanOut(Schema):
+    date: dt.date
+    planned: int
+    changed_routes: int
+    unassigned: dict[int, str] = Field(description="appointment id -> why the planner could not take it")
+
+
+class MoveIn(Schema):
+    technician_id: int
+    start_at: dt.datetime = Field(description="when the job should start, inside its promised window")
+
+
+class MoveOut(Schema):
+    appointment: AppointmentOut
+    route: list[int] = Field(description="the technician's appointments in order after the move")
+
+
+@router.post("/field/plans/{date}/replan", response=ReplanOut, summary="Re-plan a day (pinned jobs stay put)")
+def replan_day(request: HttpRequest, date: dt.date) -> dict[str, Any]:
+    require_perms(request, PLAN)
+    result = replan(date, user=_user(request))
+    return {
+        "date": date,
+        "planned": result.planned,
+        "changed_routes": result.changed_routes,
+        "unassigned": result.unassigned,
+    }
+
+
+@router.post(
+    "/field/appointments/{appointment_id}/move",
+    response={200: MoveOut, 409: dict[str, Any]},
+    summary="Move a job to a technician and start time (checked; pins it to that technician)",
+)
+def move(request: HttpRequest, appointment_id: int, payload: MoveIn) -> Any:
+    require_perms(request, PLAN)
+    _visible(request, appointment_id)
+    try:
+        stops = move_job(appointment_id, payload.technician_id, payload.start_at, user=_user(request))
+    except MoveRefused as refused:
+        return Status(
+            409, {"errors": [{"field": "start_at", "message": reason} for reason in refused.reasons]}
+        )
+    return {"appointment": Appointment.objects.get(pk=appointment_id), "route": [stop.job for stop in stops]}
