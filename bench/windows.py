@@ -380,6 +380,22 @@ class Simulation:
         inside = [a.arrived_at <= a.window_end for a in evaluated]
         misses = [a for a, ok in zip(evaluated, inside, strict=True) if not ok]
         announced = [a for a in misses if a.notice_sent_at is not None and a.notice_sent_at < a.window_start]
+        # Why a miss went unannounced: how late, and when (if ever) the first notice came relative to the
+        # window start, and how sure the last prediction before arrival was.
+        unannounced = [
+            {
+                "job": a.pk,
+                "minutes_late": round((a.arrived_at - a.window_end).total_seconds() / 60, 1),
+                "first_notice_minutes_after_start": round(
+                    (a.notice_sent_at - a.window_start).total_seconds() / 60, 1
+                )
+                if a.notice_sent_at
+                else None,
+                "last_miss_probability": round(a.miss_probability, 3),
+            }
+            for a in misses
+            if a not in announced
+        ]
         widths = [(a.window_end - a.window_start).total_seconds() / 60 for a in evaluated]
         keys = [f"field:{a.pk}:" for a in evaluated]
         messages = sum(OutboundMessage.objects.filter(idempotency_key__startswith=k).count() for k in keys)
@@ -394,6 +410,10 @@ class Simulation:
             else None,
             "goal_misses_announced_pct": 95.0,
             "misses": len(misses),
+            "unannounced_misses": unannounced,
+            "return_visits_booked": Appointment.objects.filter(revisit_of__isnull=False)
+            .exclude(window_start=None)
+            .count(),
             "notifications_per_job": round(messages / jobs, 3) if jobs else None,
             "jobs_evaluated": jobs,
             "jobs_per_technician_day": round(

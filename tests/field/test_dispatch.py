@@ -69,7 +69,7 @@ def _post(client: Client, path: str, body: dict[str, Any] | None = None) -> Any:
 def test_api_replan_and_move_for_dispatchers_only(
     field_day: FieldDay, client_as: Callable[[str], Client]
 ) -> None:
-    ann, bob, job = _two_technicians(field_day)
+    _ann, bob, job = _two_technicians(field_day)
     for role in ("agent", "technician"):
         client = client_as(role)
         assert _post(client, f"/field/plans/{TOMORROW}/replan").status_code == 403
