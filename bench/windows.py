@@ -26,7 +26,7 @@ The simulated company (all drawn from --seed; nothing is tuned to one seed):
 
 Everything a real installation does runs for real on a real database: offers and booking
 (`field.booking`), the live-day services and their re-predictions and notices (`field.live`), the
-re-prediction sweeper every 15 simulated minutes (`live.sweep_due`), and the nightly refit of durations,
+re-prediction sweeper every 5 simulated minutes (`live.sweep_due`, which acts only on plans whose check is due), and the nightly refit of durations,
 travel error and window calibration (`field.learning.learn`). The first `--train-days` days only
 produce history; the figures are measured on the `--days` days after them.
 """
@@ -63,7 +63,7 @@ TYPE_WEIGHTS = (0.35, 0.35, 0.15, 0.15)
 REQUESTS_PER_TECH_DAY = 4.2
 EMERGENCIES_PER_TECH_DAY = 0.3
 NO_SHOW = 0.04
-SWEEP_EVERY = dt.timedelta(minutes=15)
+SWEEP_EVERY = dt.timedelta(minutes=5)  # the worker polls every few seconds; due plans only are re-predicted
 LONG_FACTOR = 1.3
 CHECK_PHONE = dt.timedelta(minutes=10)
 

@@ -132,3 +132,14 @@ def test_the_sweeper_repredicts_as_time_passes() -> None:
     assert second.miss_probability > 0.5
     plan.refresh_from_db()
     assert plan.check_due_at == at(DAY, 11) + live.CHECK_INTERVAL
+
+
+def test_the_next_check_comes_just_before_a_window_opens_if_that_is_sooner() -> None:
+    _first, second, *_ = booked_day(3)
+    assert second.window_start is not None
+    just_before = second.window_start - live.LAST_LOOK
+    assert live.next_check(just_before - dt.timedelta(minutes=3), [second]) == just_before
+    later = just_before - 2 * live.CHECK_INTERVAL
+    assert live.next_check(later, [second]) == later + live.CHECK_INTERVAL
+    # once the window is (almost) open, only the regular rhythm is left
+    assert live.next_check(just_before, [second]) == just_before + live.CHECK_INTERVAL

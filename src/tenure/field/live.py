@@ -31,6 +31,7 @@ from tenure.field.windows import WINDOW_SECONDS, earliest_window
 # at the price of some notices for windows that would have held.
 NOTICE_THRESHOLD = 0.35
 CHECK_INTERVAL = dt.timedelta(minutes=10)
+LAST_LOOK = dt.timedelta(minutes=5)
 REASON_SWEEP = "the jobs before yours are taking longer than planned"
 REASON_TRAFFIC = "the drive to you is taking longer than planned"
 REASON_LONG = "the job before yours is taking longer than expected"
@@ -360,8 +361,22 @@ def repredict(
         ],
     )
     has_ahead = bool(prediction.start.ahead) or any(s.status == Status.ON_SITE for s in day.stops)
-    DayPlan.objects.filter(pk=plan.pk).update(check_due_at=now + CHECK_INTERVAL if has_ahead else None)
+    DayPlan.objects.filter(pk=plan.pk).update(
+        check_due_at=next_check(now, prediction.start.ahead) if has_ahead else None
+    )
     return Repredicted(notified, warnings, day)
+
+
+def next_check(now: dt.datetime, ahead: list[Appointment]) -> dt.datetime:
+    """Every CHECK_INTERVAL, and also LAST_LOOK before each window still to open: the last moment a
+    notice still reaches the customer before their window starts, whatever the sweep's rhythm."""
+    looks = [
+        start - LAST_LOOK
+        for stop in ahead
+        for start in (stop.window_start, stop.notice_window_start)
+        if start is not None and start - LAST_LOOK > now
+    ]
+    return min([now + CHECK_INTERVAL, *looks])
 
 
 def _notify_delay(
