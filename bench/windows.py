@@ -26,8 +26,9 @@ The simulated company (all drawn from --seed; nothing is tuned to one seed):
 
 Everything a real installation does runs for real on a real database: offers and booking
 (`field.booking`), the live-day services and their re-predictions and notices (`field.live`), the
-re-prediction sweeper every 5 simulated minutes (`live.sweep_due`, which acts only on plans whose check is due), and the nightly refit of durations,
-travel error and window calibration (`field.learning.learn`). The first `--train-days` days only
+re-prediction sweeper every 5 simulated minutes (`live.sweep_due`, which acts only on plans whose
+check is due), "not fixed" return visits (`field.revisit`, for no-shows), and the nightly refit of
+durations, travel error and window calibration (`field.learning.learn`). The first `--train-days` days only
 produce history; the figures are measured on the `--days` days after them.
 """
 
