@@ -176,13 +176,15 @@ class Command(BaseCommand):
 
     def print_logins(self, console: Console, summary: DemoSummary, url: str | None) -> None:
         table = Table(title="Demo logins", title_justify="left")
-        for column in ("role", "name", "username", "password", "starts at"):
-            table.add_column(column, overflow="fold")
-        base = (url or "/").rstrip("/")
+        for column in ("role", "name", "username", "password"):
+            table.add_column(column, no_wrap=True)
         for login in summary.logins:
-            page = START_PAGES.get(login.role, "/")
-            start = f"{base}/accounts/login/?next={page}" if url else page
-            table.add_row(login.role, login.name, login.username, login.password, start)
+            table.add_row(login.role, login.name, login.username, login.password)
         console.print(table)
+        base = (url or "/").rstrip("/")
+        console.print("Each role starts on its own page (sign in there):")
+        for role, page in START_PAGES.items():
+            start = f"{base}/accounts/login/?next={page}" if url else page
+            console.print(f"  {role:<11} {start}", soft_wrap=True)
         if url:
             console.print(f"Tenure is running at {url}")
