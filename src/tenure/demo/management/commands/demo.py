@@ -171,7 +171,7 @@ class Command(BaseCommand):
             console.print(
                 "Messages to customers (acknowledgements, answers, confirmations) wait in the outbox "
                 "(/outbox/): unless TENURE_EMAIL_HOST / TENURE_SMS_* name real servers, e-mail goes to "
-                "localhost:25 and SMS is not configured, so the worker retries and then marks them failed."
+                "localhost:25 (retried, then marked failed) and SMS fails at once as not configured."
             )
 
     def print_logins(self, console: Console, summary: DemoSummary, url: str | None) -> None:
