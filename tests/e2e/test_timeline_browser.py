@@ -28,9 +28,9 @@ def test_agent_signs_in_and_filters_a_customer_timeline(
     start = timezone.now() - dt.timedelta(days=10)
     for day, (kind, channel) in enumerate(
         [
-            ("order.placed", "web"),
+            ("note.added", "web"),
             ("request.opened", "email"),
-            ("order.placed", "phone"),
+            ("note.added", "phone"),
             ("payment.received", "web"),
         ]
     ):
@@ -38,7 +38,7 @@ def test_agent_signs_in_and_filters_a_customer_timeline(
             customer_id=customer.pk, kind=kind, channel=channel, occurred_at=start + dt.timedelta(days=day)
         )
     expected_kinds = sorted(
-        ["customer.created", "order.placed", "request.opened", "order.placed", "payment.received"]
+        ["customer.created", "note.added", "request.opened", "note.added", "payment.received"]
     )
 
     login = page.goto(f"{live_server.url}/accounts/login/")
@@ -57,7 +57,7 @@ def test_agent_signs_in_and_filters_a_customer_timeline(
     # A marker on window survives an htmx swap but not a page load.
     page.evaluate("window.__noReload = true")
     with page.expect_response(lambda response: "/timeline/" in response.url):
-        page.select_option("form#timeline-filters select[name=kind]", "order.placed")
+        page.select_option("form#timeline-filters select[name=kind]", "note.added")
     expect(events).to_have_count(2)
-    assert events.evaluate_all("els => els.map(e => e.dataset.kind)") == ["order.placed", "order.placed"]
+    assert events.evaluate_all("els => els.map(e => e.dataset.kind)") == ["note.added", "note.added"]
     assert page.evaluate("window.__noReload === true")
