@@ -60,7 +60,7 @@ def demo(customers: int, months: int) -> None:
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
-    build_company(seed=7, customers=customers, months=months, end=DEMO_END)
+    build_company(seed=7, customers=customers, months=months, end=DEMO_END, present=False)
     built = time.perf_counter() - started
     started = time.perf_counter()
     extract = extract_from_database()

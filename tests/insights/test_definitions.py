@@ -77,7 +77,7 @@ def test_the_settings_row_picks_the_definition_of_every_stored_figure(
     client_as: Callable[[str], Client],
 ) -> None:
     end = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
-    build_company(seed=3, customers=400, months=12, end=end)
+    build_company(seed=3, customers=400, months=12, end=end, present=False)
     assert isinstance(selectors.churn_definition(), Subscription)  # no row: the default
     refresh_snapshots(now=end)
     subscription = InsightSnapshot.objects.filter(kind="retention").latest("pk").payload["churn"]

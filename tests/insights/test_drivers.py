@@ -105,7 +105,7 @@ def test_the_demo_company_from_the_database() -> None:
     from tenure.insights.scorecard import practice_scorecard
 
     end = dt.datetime(2026, 1, 1, tzinfo=UTC)
-    build_company(seed=7, customers=1500, months=18, end=end)
+    build_company(seed=7, customers=1500, months=18, end=end, present=False)
     timeline = extract_from_database()
     report = drivers.find_drivers(timeline, end)
     by_key = {d.key: d for d in report.drivers}

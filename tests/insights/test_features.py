@@ -230,7 +230,7 @@ def test_describe_says_it_in_plain_words() -> None:
 
 @pytest.mark.django_db
 def test_demo_company_features_point_at_the_failures_that_drive_churn() -> None:
-    build_company(seed=11, customers=600, months=18, end=END)
+    build_company(seed=11, customers=600, months=18, end=END, present=False)
     timeline = extract_from_database()
     as_of = END - dt.timedelta(days=180)
     table = build_features(timeline, as_of).join(churn_labels(timeline, as_of, 180), on="customer_id")

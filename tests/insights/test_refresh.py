@@ -19,7 +19,7 @@ END = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
 @pytest.fixture
 def company() -> None:
-    build_company(seed=3, customers=400, months=12, end=END)
+    build_company(seed=3, customers=400, months=12, end=END, present=False)
     RetentionTarget.objects.create(
         baseline_annual_churn=0.32,
         target_annual_churn=0.05,

@@ -31,7 +31,7 @@ END = dt.datetime(2026, 6, 1, 6, tzinfo=dt.UTC)
 def demo_company(django_db_setup: None, django_db_blocker: Any) -> Iterator[dt.datetime]:
     """One demo company for the module (building it takes a while); each test's own writes roll back."""
     with django_db_blocker.unblock():
-        build_company(seed=11, customers=900, months=15, end=END)
+        build_company(seed=11, customers=900, months=15, end=END, present=False)
     yield END
     with django_db_blocker.unblock():
         marker = existing_demo()
