@@ -50,4 +50,5 @@ def token_for(make_staff: Callable[..., User]) -> Callable[[str], str]:
     return make
 
 
+from tests.browser import browser, page  # noqa: E402, F401 - one shared Chromium for every test folder
 from tests.loopback import smtp_server  # noqa: E402, F401 - a fixture for every test folder

@@ -12,14 +12,13 @@ from pytest_django.live_server_helper import LiveServer
 from tenure.customers.services import create_customer
 from tenure.helpdesk import services
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import browser, page  # noqa: F401 - the shared Chromium fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_manager_reads_the_report_with_its_chart(
     live_server: LiveServer,
-    page: Page,  # noqa: F811 - the imported fixture
+    page: Page,
     make_staff: Callable[..., User],
 ) -> None:
     manager = make_staff("manager")

@@ -14,9 +14,6 @@ from pytest_django.live_server_helper import LiveServer
 from tenure.customers.models import Customer
 from tenure.helpdesk.models import Request, RequestMessage
 from tenure.inbox.models import InboundLog
-from tests.e2e.conftest import browser, page
-
-__all__ = ["browser", "page"]
 
 FIELDS = {
     "name": "Ada Lovelace",

@@ -14,7 +14,6 @@ from tenure.journeys.models import Journey, MessageTemplate
 # The loopback SMTP server, the Twilio-format gateway and real worker processes, as the core tests run them.
 from tests.core.conftest import start_worker  # noqa: F401
 from tests.core.test_outbox import mailbox, sms_gateway  # noqa: F401
-from tests.e2e.conftest import browser, page  # noqa: F401
 
 
 @pytest.fixture

@@ -1,4 +1,8 @@
-"""A real headless Chromium (Debian's package, driven by Playwright) for the browser tests."""
+"""A real headless Chromium (Debian's package, driven by Playwright) for the browser tests.
+
+The fixtures are registered once, in tests/conftest.py: Playwright's sync API allows one running instance
+per thread, so every browser test in the session must share this one.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,6 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
-
-# Playwright's sync API keeps an event loop on the test thread, which trips Django's async-safety check
-# on every ORM call the test makes; the calls really are synchronous, so the check does not apply.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -39,6 +39,9 @@ def browser() -> Iterator[Browser]:
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
             pytest.fail(f"{message}; in CI the browser test may not be skipped")
         pytest.skip(message)
+    # Playwright's sync API keeps an event loop on the test thread for the rest of the session, which trips
+    # Django's async-safety check on every ORM call a test makes; the calls really are synchronous.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
