@@ -8,15 +8,11 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from tenure.core.outbox import policy
 from tenure.core.outbox.services import queue_message
 from tenure.core.outbox_models import TRANSACTIONAL, OutboundMessage
-from tenure.customers.models import Customer, Purpose
+from tenure.customers.models import Purpose
 from tenure.field.models import Appointment
-
-
-def channel_for(customer: Customer) -> str:
-    # The outbox falls back to any reachable channel at send time; this is only the first choice.
-    return "sms" if customer.preferred_channel == "phone" else "email"
 
 
 def _zone(appointment: Appointment) -> ZoneInfo:
@@ -56,7 +52,7 @@ def send(appointment: Appointment, key: str, subject: str, body: str) -> Outboun
     )
     return queue_message(
         customer=customer,
-        channel=channel_for(customer),
+        channel=policy.preferred_channel(customer, policy.ASYNC_CHANNELS),
         purpose=purpose,
         subject=subject,
         body=body,

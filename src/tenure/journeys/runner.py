@@ -114,7 +114,7 @@ def _channel(step: dict[str, Any], customer: Customer, reachable: set[str]) -> s
     if wanted == MessageChannel.PORTAL:
         return wanted
     if wanted == "preferred":
-        wanted = policy.CHANNEL_FOR_PREFERENCE.get(customer.preferred_channel, MessageChannel.EMAIL)
+        wanted = policy.preferred_channel(customer)
     if not reachable:
         raise StepFailed("no reachable channel: the customer has no e-mail address, phone number or chat")
     if policy.IDENTITY_FOR_CHANNEL[wanted] in reachable:

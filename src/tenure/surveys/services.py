@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tenure.core.models import Event
+from tenure.core.outbox import policy
 from tenure.core.outbox.services import queue_message
 from tenure.core.services import record_event
 from tenure.core.sweeper import claim_due
@@ -97,18 +98,14 @@ def _question(survey: Survey) -> str:
     return "How did we do with your request? Reply with a number from 1 (poor) to 5 (great)."
 
 
-def _channel_for(customer: Customer) -> str:
-    # The outbox falls back to another channel when this one is unreachable, so the text works on both.
-    return "sms" if customer.preferred_channel == "phone" else "email"
-
-
 def send(survey: Survey, now: dt.datetime) -> None:
     """Queue the survey's message (in the caller's transaction) and mark it sent."""
     customer = survey.customer
     if Purpose.SURVEYS in (customer.opted_out_purposes or []):
         _skip(survey, "the customer opted out of surveys")
         return
-    survey.channel = _channel_for(customer)
+    # The outbox falls back to the other channel when this one is unreachable, so the text works on both.
+    survey.channel = policy.preferred_channel(customer, policy.ASYNC_CHANNELS)
     link = answer_url(survey)
     survey.message = queue_message(
         customer=customer,

@@ -30,6 +30,17 @@ CHANNEL_FOR_PREFERENCE: dict[str, str] = {
     identity: channel for channel, identity in IDENTITY_FOR_CHANNEL.items()
 }
 FALLBACK_ORDER = (MessageChannel.EMAIL, MessageChannel.SMS, MessageChannel.CHAT)
+# Channels a customer can answer a one-off notice or question on after the chat window has closed.
+ASYNC_CHANNELS = (MessageChannel.EMAIL, MessageChannel.SMS)
+
+
+def preferred_channel(customer: Customer, choices: Iterable[str] = FALLBACK_ORDER) -> str:
+    """The first-choice channel for the customer's stated preference, if it is one of `choices`; else e-mail.
+
+    Only the first choice: the outbox falls back to another reachable channel at send time.
+    """
+    wanted = CHANNEL_FOR_PREFERENCE.get(customer.preferred_channel, MessageChannel.EMAIL)
+    return wanted if wanted in tuple(choices) else MessageChannel.EMAIL
 
 
 def is_opted_out(customer: Customer, purpose: str) -> bool:
