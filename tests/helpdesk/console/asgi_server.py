@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -18,15 +17,10 @@ from websockets.typing import Origin
 
 from tenure.demo.runner import wait_until_ready, web_command
 from tests.core.conftest import REPO_ROOT, test_database_url
+from tests.loopback import free_port
 
 # Origins of pages that may embed the widget in these tests (the server's own host is always allowed).
 SHOP_ORIGIN = "http://shop.test"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -6,6 +6,7 @@ the conversation without it. Bad input comes back as the form with its errors; n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -145,107 +146,106 @@ def _target(http: HttpRequest, request_id: int) -> Request:
     return selectors.request_for(http.user, request_id)
 
 
+def _act(
+    http: HtmxRequest, request_id: int, name: str, form: Any, act: Callable[[dict[str, Any]], str]
+) -> HttpResponseBase:
+    """Run `act` on a valid form and answer with what it says was done, or with the form's errors.
+
+    `name` is the form's key in the page context, so the page shows it bound with the agent's input.
+    """
+    done = ""
+    if form.is_valid():
+        try:
+            done = act(form.cleaned_data)
+        except ValidationError as error:
+            _apply_errors(form, error)
+    if form.errors:
+        return _after_action(http, request_id, "", **{name: form})
+    return _after_action(http, request_id, done)
+
+
 @require_POST
 @staff_page(VIEW, WORK)
 def reply(request: HtmxRequest, request_id: int) -> HttpResponseBase:
     target = _target(request, request_id)
+
+    def act(data: dict[str, Any]) -> str:
+        actions.reply(target, request.user, data["body"], data["channel"])
+        return "Reply sent."
+
     form = ReplyForm(request.POST, channels=reply_channels(target.customer))
-    if form.is_valid():
-        try:
-            actions.reply(target, request.user, form.cleaned_data["body"], form.cleaned_data["channel"])
-        except ValidationError as error:
-            _apply_errors(form, error)
-    if form.errors:
-        return _after_action(request, request_id, "", reply_form=form)
-    return _after_action(request, request_id, "Reply sent.")
+    return _act(request, request_id, "reply_form", form, act)
 
 
 @require_POST
 @staff_page(VIEW, WORK)
 def note(request: HtmxRequest, request_id: int) -> HttpResponseBase:
     target = _target(request, request_id)
-    form = NoteForm(request.POST)
-    if form.is_valid():
-        try:
-            actions.note(target, request.user, form.cleaned_data["body"])
-        except ValidationError as error:
-            _apply_errors(form, error)
-    if form.errors:
-        return _after_action(request, request_id, "", note_form=form)
-    return _after_action(request, request_id, "Note added.")
+
+    def act(data: dict[str, Any]) -> str:
+        actions.note(target, request.user, data["body"])
+        return "Note added."
+
+    return _act(request, request_id, "note_form", NoteForm(request.POST), act)
 
 
 @require_POST
 @staff_page(VIEW, WORK)
 def status(request: HtmxRequest, request_id: int) -> HttpResponseBase:
     target = _target(request, request_id)
-    form = StatusForm(request.POST)
-    if form.is_valid():
-        try:
-            actions.set_status(target, request.user, form.cleaned_data["status"])
-        except ValidationError as error:
-            _apply_errors(form, error)
-    if form.errors:
-        return _after_action(request, request_id, "", status_form=form)
-    return _after_action(request, request_id, f"Status set to {form.cleaned_data['status']}.")
+
+    def act(data: dict[str, Any]) -> str:
+        actions.set_status(target, request.user, data["status"])
+        return f"Status set to {data['status']}."
+
+    return _act(request, request_id, "status_form", StatusForm(request.POST), act)
 
 
 @require_POST
 @staff_page(VIEW, WORK)
 def assign(request: HtmxRequest, request_id: int) -> HttpResponseBase:
     target = _target(request, request_id)
-    form = AssignForm(request.POST)
-    if form.is_valid():
-        assignee: User | None = form.cleaned_data["assignee"]
-        try:
-            actions.assign(target, request.user, assignee)
-        except ValidationError as error:
-            _apply_errors(form, error)
-    if form.errors:
-        return _after_action(request, request_id, "", assign_form=form)
-    return _after_action(request, request_id, "Assignment changed.")
+
+    def act(data: dict[str, Any]) -> str:
+        assignee: User | None = data["assignee"]
+        actions.assign(target, request.user, assignee)
+        return "Assignment changed."
+
+    return _act(request, request_id, "assign_form", AssignForm(request.POST), act)
 
 
 @require_POST
 @staff_page(VIEW, WORK)
 def call(request: HtmxRequest, request_id: int) -> HttpResponseBase:
     target = _target(request, request_id)
-    form = CallForm(request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            actions.log_call(
-                target,
-                request.user,
-                direction=data["direction"],
-                duration=data["minutes"] * 60 + data["seconds"],
-                outcome=data["outcome"],
-                notes=data["notes"],
-            )
-        except ValidationError as error:
-            _apply_errors(form, error)
-    if form.errors:
-        return _after_action(request, request_id, "", call_form=form)
-    return _after_action(request, request_id, "Call logged.")
+
+    def act(data: dict[str, Any]) -> str:
+        actions.log_call(
+            target,
+            request.user,
+            direction=data["direction"],
+            duration=data["minutes"] * 60 + data["seconds"],
+            outcome=data["outcome"],
+            notes=data["notes"],
+        )
+        return "Call logged."
+
+    return _act(request, request_id, "call_form", CallForm(request.POST), act)
 
 
 @require_POST
 @staff_page(VIEW, WORK)
 def apply_macro(request: HtmxRequest, request_id: int) -> HttpResponseBase:
     target = _target(request, request_id)
-    form = MacroForm(request.POST)
-    channels = dict(reply_channels(target.customer))
     channel = request.POST.get("channel", "")
-    if form.is_valid() and channel not in channels:
-        form.add_error(None, "choose a channel this customer can be reached on")
-    if form.is_valid():
-        try:
-            actions.apply_macro(target, request.user, form.cleaned_data["macro"], channel)
-        except ValidationError as error:
-            _apply_errors(form, error)
-    if form.errors:
-        return _after_action(request, request_id, "", macro_form=form)
-    return _after_action(request, request_id, f"Macro {form.cleaned_data['macro'].name} applied.")
+
+    def act(data: dict[str, Any]) -> str:
+        if channel not in dict(reply_channels(target.customer)):
+            raise ValidationError("choose a channel this customer can be reached on")
+        actions.apply_macro(target, request.user, data["macro"], channel)
+        return f"Macro {data['macro'].name} applied."
+
+    return _act(request, request_id, "macro_form", MacroForm(request.POST), act)
 
 
 @require_GET
