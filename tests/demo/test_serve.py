@@ -14,19 +14,15 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from tests.loopback import free_port
+
 URL_LINE = re.compile(r"Tenure is running at (http://\S+)")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_demo_serves_the_login_page_and_stops_cleanly(tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     env["TENURE_DATA_DIR"] = str(tmp_path)
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable,
         "-m",
@@ -72,7 +68,7 @@ def test_demo_serves_the_login_page_and_stops_cleanly(tmp_path: Path) -> None:
 def test_serve_answers_on_an_empty_database_and_stops(tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     env["TENURE_DATA_DIR"] = str(tmp_path)
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "tenure", "serve", "--port", str(port), "--no-worker"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -1,54 +1,17 @@
-"""Help desk fixtures: customers with identities, agents with profiles, a real SMTP server on loopback."""
+"""Help desk fixtures: customers with identities and agents with profiles (the SMTP server is tests.loopback's)."""
 
 from __future__ import annotations
 
-import email
-import email.message
-import email.policy
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.contrib.auth.models import User
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from tenure.customers.models import Customer
 from tenure.customers.services import create_customer
 from tenure.helpdesk.models import AgentProfile, Department
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(parsed, email.message.EmailMessage)
-        self.messages.append(parsed)
-        return "250 Message accepted"
-
-
-@pytest.fixture
-def mailbox(settings: SettingsWrapper) -> Iterator[Mailbox]:
-    box = Mailbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.TENURE_EMAIL_HOST = "127.0.0.1"
-    settings.TENURE_EMAIL_PORT = port
-    settings.TENURE_EMAIL_FROM = "care@shop.example"
-    try:
-        yield box
-    finally:
-        controller.stop()
 
 
 @pytest.fixture(autouse=True)

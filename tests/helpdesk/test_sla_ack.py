@@ -26,8 +26,7 @@ from tenure.helpdesk.models import (
     Status,
 )
 from tenure.helpdesk.selectors import request_token
-
-from .conftest import Mailbox
+from tests.loopback import ReceivedMail
 
 pytestmark = pytest.mark.django_db
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -142,7 +141,7 @@ def test_tier_and_priority_pick_the_most_specific_policy(make_customer: Callable
 
 
 def test_acknowledgement_reaches_the_customer_by_smtp_with_number_and_reply_by(
-    customer: Customer, service_desk: Department, mailbox: Mailbox
+    customer: Customer, service_desk: Department, smtp_server: ReceivedMail
 ) -> None:
     assert "helpdesk.ack" in registered_sweepers()
     friday = next_weekday(4, 16)
@@ -159,8 +158,8 @@ def test_acknowledgement_reaches_the_customer_by_smtp_with_number_and_reply_by(
     assert ack.sweep(now) == 1
     assert ack.sweep(now) == 0
     deliver_due(timezone.now())
-    assert len(mailbox.messages) == 1
-    mail = mailbox.messages[0]
+    assert len(smtp_server.messages) == 1
+    mail = smtp_server.messages[0]
     token = request_token(got.request)
     assert token in mail["Subject"] and mail["In-Reply-To"] == "<m1@example.org>"
     text = mail.get_content()
@@ -174,7 +173,7 @@ def test_acknowledgement_reaches_the_customer_by_smtp_with_number_and_reply_by(
 
 
 def test_no_acknowledgement_for_auto_replies_or_after_an_agent_answered(
-    customer: Customer, make_staff: Callable[..., User], mailbox: Mailbox
+    customer: Customer, make_staff: Callable[..., User], smtp_server: ReceivedMail
 ) -> None:
     auto = services.receive_message(
         customer=customer, channel="email", body="I am out of office", metadata={"auto_reply": True}
@@ -184,7 +183,7 @@ def test_no_acknowledgement_for_auto_replies_or_after_an_agent_answered(
     services.reply(request=answered.request, author=make_staff("agent"), body="Here to help")
     assert ack.sweep(timezone.now()) == 0
     deliver_due(timezone.now())
-    assert [m["Subject"] for m in mailbox.messages] == [f"Re: Other {request_token(answered.request)}"]
+    assert [m["Subject"] for m in smtp_server.messages] == [f"Re: Other {request_token(answered.request)}"]
 
 
 def test_edited_template_is_used_on_sms(customer: Customer) -> None:

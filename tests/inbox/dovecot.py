@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.loopback import free_port
+
 CANDIDATES = ("/usr/sbin/dovecot", "/usr/local/sbin/dovecot")
 
 
@@ -26,12 +28,6 @@ def dovecot_binary() -> str | None:
     if found:
         return found
     return next((path for path in CANDIDATES if Path(path).exists()), None)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _config(root: Path, port: int) -> str:
