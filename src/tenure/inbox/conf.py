@@ -28,6 +28,7 @@ class InboxSettings:
     max_received_headers: int
     imap_batch: int
     imap_timeout: float
+    imap_ca_file: str
     form_rate: tuple[int, int]
     sms_auth_token: str
     public_url: str
@@ -39,6 +40,8 @@ def current() -> InboxSettings:
         max_received_headers=int(_get("TENURE_INBOX_MAX_RECEIVED_HEADERS", "30")),
         imap_batch=int(_get("TENURE_INBOX_IMAP_BATCH", "100")),
         imap_timeout=float(_get("TENURE_INBOX_IMAP_TIMEOUT_SECONDS", "60")),
+        # A mail server whose certificate comes from a private CA: trust that CA's PEM file (only it).
+        imap_ca_file=_get("TENURE_INBOX_IMAP_CA_FILE", ""),
         form_rate=_rate(_get("TENURE_INBOX_FORM_RATE", "5/600"), "TENURE_INBOX_FORM_RATE"),
         # Twilio signs webhooks with the account's auth token, the same one outbound SMS uses.
         sms_auth_token=_get("TENURE_SMS_AUTH_TOKEN", ""),

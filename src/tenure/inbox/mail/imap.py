@@ -29,13 +29,25 @@ def _quote(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-@contextmanager
-def session(mailbox: Mailbox, *, timeout: float) -> Iterator[imaplib.IMAP4]:
-    """Logged in with the folder selected read-only (fetching with BODY.PEEK leaves flags untouched)."""
+def _tls_context(ca_file: str) -> ssl.SSLContext:
     try:
-        if mailbox.use_ssl:
+        return ssl.create_default_context(cafile=ca_file or None)
+    except OSError as error:  # missing, unreadable or not PEM
+        raise ImapError(f"cannot use the CA file {ca_file} (TENURE_INBOX_IMAP_CA_FILE): {error}") from error
+
+
+@contextmanager
+def session(mailbox: Mailbox, *, timeout: float, ca_file: str = "") -> Iterator[imaplib.IMAP4]:
+    """Logged in with the folder selected read-only (fetching with BODY.PEEK leaves flags untouched).
+
+    Over TLS the server's certificate and host name are always verified: against the system's CAs, or
+    only against `ca_file` when one is given (a server with a private CA).
+    """
+    context = _tls_context(ca_file) if mailbox.use_ssl else None
+    try:
+        if context is not None:
             conn: imaplib.IMAP4 = imaplib.IMAP4_SSL(
-                mailbox.host, mailbox.port, ssl_context=ssl.create_default_context(), timeout=timeout
+                mailbox.host, mailbox.port, ssl_context=context, timeout=timeout
             )
         else:
             conn = imaplib.IMAP4(mailbox.host, mailbox.port, timeout=timeout)

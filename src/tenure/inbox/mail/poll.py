@@ -51,7 +51,7 @@ def poll_mailbox(mailbox: Mailbox, *, progress: ProgressFn = no_progress) -> Pol
     config = current()
     result = PollResult(mailbox.name)
     try:
-        with imap.session(mailbox, timeout=config.imap_timeout) as conn:
+        with imap.session(mailbox, timeout=config.imap_timeout, ca_file=config.imap_ca_file) as conn:
             validity = imap.uid_validity(conn, mailbox.folder)
             uids = imap.uids_after(conn, _start(mailbox, validity))
             progress(mailbox.name, 0, len(uids))
