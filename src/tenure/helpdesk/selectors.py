@@ -7,9 +7,13 @@ prefetch for tags) and filters on indexed columns (see the indexes on `Request`)
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Iterable
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.lookups import In
 from django.utils import timezone
 
 from tenure.helpdesk.models import (
@@ -29,11 +33,39 @@ __all__ = [
     "request_detail",
     "request_token",
     "requests_for_view",
+    "status_in",
     "thread",
 ]
 
 DUE_SOON = dt.timedelta(hours=2)
 VIEWS = ("mine", "team", "unassigned", "due_soon", "breached", "callbacks_due", "triage", "open", "all")
+
+
+_CHOICE_VALUE = re.compile(r"[a-z_]+")
+
+
+class _InlineIn(In):
+    """`IN` with the values written into the SQL instead of passed as parameters.
+
+    SQLite uses a partial index only if the query's WHERE implies the index's condition, and it does
+    not look at bound parameters inside an IN list: `status IN (?, ?, ?)` never matches an index
+    `WHERE status IN ('new', 'open', 'waiting')`, and the open-request views read far more rows.
+    """
+
+    def process_rhs(self, compiler: Any, connection: Any) -> tuple[str, tuple[str | int, ...]]:
+        values = [str(value) for value in self.rhs]
+        if not values or not all(_CHOICE_VALUE.fullmatch(value) for value in values):
+            raise ValueError(f"only non-empty lists of choice values are inlined, not {values!r}")
+        return "(" + ", ".join(f"'{value}'" for value in values) + ")", ()
+
+
+def status_in(statuses: Iterable[str]) -> _InlineIn:
+    """A filter on Request.status that lets the partial indexes over open requests be used.
+
+    Keep the statuses in the order of the index conditions (`OPEN_STATUSES`): SQLite compares the
+    lists term by term.
+    """
+    return _InlineIn(F("status"), list(statuses))
 
 
 def request_token(request: Request) -> str:
@@ -55,7 +87,7 @@ def requests_for_view(
 ) -> QuerySet[Request]:
     """The requests a saved view shows, in the order an agent works them."""
     now = now or timezone.now()
-    live = Request.objects.filter(status__in=OPEN_STATUSES)
+    live = Request.objects.filter(status_in(OPEN_STATUSES))
     user_id = user.pk if user is not None and user.is_authenticated else None
     if view == "mine":
         query = live.filter(assignee_id=user_id).order_by("-last_message_at", "-id")
