@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from tenure.core.outbox import policy
+from tenure.core.outbox.rows import insert_rows
 from tenure.core.outbox.services import Draft, queue_messages
 from tenure.core.outbox_models import MessageChannel
 from tenure.core.services import record_event
@@ -292,7 +293,7 @@ def run_batch(now: dt.datetime, limit: int) -> int:
             queued = queue_messages(batch.drafts)
             for run, key in batch.sends:
                 run.message = queued[key]
-        StepRun.objects.bulk_create(batch.runs)
+        insert_rows(batch.runs)
         Task.objects.bulk_create(batch.tasks)
         save_moves(enrollments, batch.context_changed)
     return len(enrollments)

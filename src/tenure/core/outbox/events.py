@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from django.utils import timezone
 
 from tenure.core.models import Event
+from tenure.core.outbox.rows import insert_rows
 from tenure.core.outbox_models import OutboundMessage
 from tenure.core.services import record_event, validate_event_kind
 
@@ -59,6 +60,4 @@ def save_events(events: Iterable[Event]) -> None:
     A bulk insert sends no post_save signals: nothing may hang work off the outbox's own events
     through signals (read them from the timeline instead).
     """
-    batch = list(events)
-    if batch:
-        Event.objects.bulk_create(batch, ignore_conflicts=True)
+    insert_rows(list(events), ignore_conflicts=True)

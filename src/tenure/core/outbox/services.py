@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tenure.core.outbox.events import event_for, record_new, save_events
+from tenure.core.outbox.rows import insert_rows
 from tenure.core.outbox_models import TRANSACTIONAL, MessageChannel, OutboundMessage
 from tenure.customers.models import Customer, Purpose
 
@@ -109,7 +110,7 @@ def queue_messages(drafts: Sequence[Draft]) -> dict[str, OutboundMessage]:
     now = timezone.now()
     keys = [draft.idempotency_key for draft in drafts]
     with transaction.atomic():
-        OutboundMessage.objects.bulk_create(
+        insert_rows(
             [
                 OutboundMessage(
                     customer_id=draft.customer_id,
