@@ -63,12 +63,15 @@ class Recorder:
 
 
 def serve_smtp(port: int, out: Path) -> None:
+    """One server process; several share the port (SO_REUSEPORT), the kernel spreads connections over them."""
     from aiosmtpd.smtp import SMTP
 
     loop = asyncio.new_event_loop()
     recorder = Recorder(out)
     server = loop.run_until_complete(
-        loop.create_server(lambda: SMTP(recorder, hostname="bench"), host="127.0.0.1", port=port)
+        loop.create_server(
+            lambda: SMTP(recorder, hostname="bench"), host="127.0.0.1", port=port, reuse_port=True
+        )
     )
     loop.add_signal_handler(signal.SIGTERM, loop.stop)
     print("ready", flush=True)
@@ -88,34 +91,59 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def smtp_server(out: Path) -> Iterator[int]:
+def smtp_server(out_dir: Path, processes: int = 1) -> Iterator[int]:
+    """`processes` aiosmtpd processes on one port, each writing `received-<n>.tsv` in `out_dir`."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, __file__, "smtp-server", "--port", str(port), "--out", str(out)],
-        stdout=subprocess.PIPE,
-    )
+    servers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "smtp-server",
+                "--port",
+                str(port),
+                "--out",
+                str(received_file(out_dir, n)),
+            ],
+            stdout=subprocess.PIPE,
+        )
+        for n in range(processes)
+    ]
     try:
-        assert process.stdout is not None
-        if process.stdout.readline().strip() != b"ready":
-            raise RuntimeError("the SMTP server did not start")
+        for process in servers:
+            assert process.stdout is not None
+            if process.stdout.readline().strip() != b"ready":
+                raise RuntimeError("an SMTP server process did not start")
         yield port
     finally:
-        process.terminate()
-        process.wait()
+        for process in servers:
+            process.terminate()
+        for process in servers:
+            process.wait()
+
+
+def received_file(out_dir: Path, n: int) -> Path:
+    return out_dir / f"received-{n}.tsv"
 
 
 @dataclass
 class Workers:
     env: dict[str, str]
     logs: Path
+    profile_dir: Path | None = None
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     started: int = 0
 
     def start(self) -> subprocess.Popen[bytes]:
         self.started += 1
         log = (self.logs / f"worker-{self.started}.log").open("wb")
+        # cProfile writes its file when the worker exits on SIGTERM (not after a SIGKILL).
+        profiler = []
+        if self.profile_dir:
+            target = self.profile_dir / f"{self.logs.name}worker-{self.started}.prof"
+            profiler = ["-m", "cProfile", "-o", str(target)]
         process = subprocess.Popen(
-            [sys.executable, "-m", "tenure", "worker", "--interval", "0.2", "--no-startup-delay"],
+            [sys.executable, *profiler, "-m", "tenure", "worker", "--interval", "0.2", "--no-startup-delay"],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -165,20 +193,46 @@ def worker_env(database_url: str, data_dir: Path, smtp_port: int, workers: int) 
     }
 
 
-def smtp_ceiling(messages: int = 2000) -> float:
-    """Messages a second one plain smtplib client gets through the same server, nothing else involved:
-    the most any worker could deliver to it on this machine right now."""
+PROBE = b"From: %s\r\nTo: probe@bench.example\r\nSubject: probe\r\nMessage-ID: <%d.%d@probe>\r\n\r\nprobe\r\n"
+
+
+def send_probes(port: int, client: int, messages: int) -> None:
+    """One plain smtplib client on one connection; prints its start and end (unix time)."""
     import smtplib
 
-    with tempfile.TemporaryDirectory() as tmp, smtp_server(Path(tmp) / "probe.tsv") as port:
-        client = smtplib.SMTP("127.0.0.1", port)
-        body = b"From: %s\r\nTo: probe@bench.example\r\nSubject: probe\r\nMessage-ID: <%d@probe>\r\n\r\nprobe\r\n"
-        started = time.perf_counter()
-        for n in range(messages):
-            client.sendmail(SENDER, ["probe@bench.example"], body % (SENDER.encode(), n))
-        elapsed = time.perf_counter() - started
-        client.quit()
-    return messages / elapsed
+    smtp = smtplib.SMTP("127.0.0.1", port)
+    started = time.time()
+    for n in range(messages):
+        smtp.sendmail(SENDER, ["probe@bench.example"], PROBE % (SENDER.encode(), client, n))
+    print(started, time.time(), flush=True)
+    smtp.quit()
+
+
+def smtp_ceiling(processes: int, clients: int, messages: int = 4000) -> float:
+    """Messages a second `clients` plain smtplib clients (one connection each, as each worker holds one) get
+    through the same server processes, nothing else involved: the most the workers could deliver to it on
+    this machine right now."""
+    with tempfile.TemporaryDirectory() as tmp, smtp_server(Path(tmp), processes) as port:
+        share = messages // clients
+        runs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "smtp-client",
+                    "--port",
+                    str(port),
+                    "--client",
+                    str(n),
+                    "--count",
+                    str(share),
+                ],
+                stdout=subprocess.PIPE,
+            )
+            for n in range(clients)
+        ]
+        spans = [tuple(map(float, run.communicate()[0].split())) for run in runs]
+    return share * clients / (max(end for _, end in spans) - min(start for start, _ in spans))
 
 
 # --- data ----------------------------------------------------------------------------------------------------
@@ -381,9 +435,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def received(out: Path) -> list[tuple[str, float]]:
-    lines = out.read_bytes().splitlines() if out.exists() else []
-    return [(mid.decode(), float(at)) for mid, _, at in (line.partition(b"\t") for line in lines)]
+def received(out_dir: Path) -> list[tuple[str, float]]:
+    """Every copy any server process accepted, in the order accepted."""
+    lines = [line for out in out_dir.glob("received-*.tsv") for line in out.read_bytes().splitlines()]
+    copies = [(mid.decode(), float(at)) for mid, _, at in (line.partition(b"\t") for line in lines)]
+    return sorted(copies, key=lambda copy: copy[1])
 
 
 def run_once(
@@ -399,6 +455,8 @@ def run_once(
     give_up_after: float,
     via_journeys: bool = True,
     seed: int = 1,
+    profile_dir: Path | None = None,
+    smtp_processes: int = 1,
 ) -> dict[str, Any]:
     """Queue, deliver with `workers` worker processes (killing one `kills` times), count at the server."""
     from django.db import connection
@@ -406,15 +464,14 @@ def run_once(
 
     rng = random.Random(seed)
     logs = Path(tempfile.mkdtemp(prefix=f"bench-{run}-", dir=data_dir))
-    out = logs / "received.tsv"
     # Seeded far in the future, then moved in one UPDATE once the workers are up, so the minute starts
     # `lead` seconds later however long seeding and start-up took.
     parked = timezone.now() + PARKED
     due = (enroll_due if via_journeys else queue_due)(run, customer_ids, parked, spread)
     count = len(due)
     connection.close()
-    with smtp_server(out) as port:
-        pool = Workers(worker_env(database_url, data_dir, port, workers), logs)
+    with smtp_server(logs, smtp_processes) as port:
+        pool = Workers(worker_env(database_url, data_dir, port, workers), logs, profile_dir)
         for _ in range(workers):
             pool.start()
         wait_for_workers(workers)
@@ -428,7 +485,7 @@ def run_once(
         give_up = time.monotonic() + lead + spread + give_up_after
         try:
             while time.monotonic() < give_up:
-                got = len(received(out))
+                got = len(received(logs))
                 while killed < len(kill_at) and got >= kill_at[killed]:
                     pool.kill_one(rng)
                     killed += 1
@@ -439,7 +496,7 @@ def run_once(
         finally:
             pool.stop()
             connection.close()
-    copies = received(out)
+    copies = received(logs)
     first_seen: dict[str, float] = {}
     for message_id, at in copies:
         first_seen.setdefault(message_id, at)
@@ -500,7 +557,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("mode", nargs="?", default="bench", choices=["bench", "smtp-server"])
+    parser.add_argument("mode", nargs="?", default="bench", choices=["bench", "smtp-server", "smtp-client"])
     parser.add_argument("--count", type=int, default=100_000, help="messages per run (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=None, help="default: 2 on PostgreSQL, 1 on SQLite")
     parser.add_argument(
@@ -510,17 +567,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lead", type=float, default=5.0, help="seconds from queueing to the first due time")
     parser.add_argument("--give-up-after", type=float, default=600.0, help="seconds after the last due time")
     parser.add_argument("--postgres", default=None, help="URL of a PostgreSQL server to create a database on")
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="run each worker under cProfile, its stats written here"
+    )
     parser.add_argument("--skip-clean", action="store_true", help="only the crash run")
     parser.add_argument(
         "--outbox-only",
         action="store_true",
         help="queue the e-mails directly instead of enrolling customers in a journey (measures the outbox alone)",
     )
+    parser.add_argument(
+        "--smtp-processes",
+        type=int,
+        default=2,
+        help="aiosmtpd processes sharing the port, so the SMTP server is not the limit (default: %(default)s)",
+    )
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--client", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.mode == "smtp-server":
         serve_smtp(args.port, args.out)
+        return
+    if args.mode == "smtp-client":
+        send_probes(args.port, args.client, args.count)
         return
     workers = args.workers or (2 if args.postgres else 1)
     # Stopped with SIGTERM, still stop the workers and the server and drop the database.
@@ -543,6 +613,8 @@ def main(argv: list[str] | None = None) -> None:
                 "lead": args.lead,
                 "give_up_after": args.give_up_after,
                 "via_journeys": not args.outbox_only,
+                "profile_dir": args.profile,
+                "smtp_processes": args.smtp_processes,
             }
             result: dict[str, Any] = {
                 "bench": "journeys-outbox",
@@ -551,7 +623,8 @@ def main(argv: list[str] | None = None) -> None:
                 "source": "outbox rows" if args.outbox_only else "journey enrollments",
                 "spread_s": args.spread,
                 "setup_s": round(setup_s, 1),
-                "smtp_server_alone_per_s": round(smtp_ceiling(), 1),
+                "smtp_processes": args.smtp_processes,
+                "smtp_server_alone_per_s": round(smtp_ceiling(args.smtp_processes, workers), 1),
                 "goals": GOALS,
             }
             if not args.skip_clean:
