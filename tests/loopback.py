@@ -23,10 +23,18 @@ def free_port() -> int:
 
 
 class ReceivedMail:
-    """An aiosmtpd handler that keeps every message it accepts, parsed."""
+    """An aiosmtpd handler that keeps every message it accepts, parsed; addresses in `refused` get a hard
+    bounce (550) at RCPT."""
 
     def __init__(self) -> None:
         self.messages: list[email.message.EmailMessage] = []
+        self.refused: set[str] = set()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address in self.refused:
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)

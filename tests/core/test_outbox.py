@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import email
-import email.message
-import email.policy
 import json
-import socket
 import threading
 import zoneinfo
 from collections.abc import Callable, Iterator
@@ -18,7 +14,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -33,39 +28,15 @@ from tenure.core.outbox_models import OutboundMessage
 from tenure.core.sweeper import registered_sweepers
 from tenure.customers.models import Customer
 from tenure.customers.services import create_customer
+from tests.loopback import SENDER, ReceivedMail, free_port
 
 from .conftest import WorkerProcess
 
-FROM = "care@shop.example"
+FROM = SENDER
 BOUNCING = "gone@customer.example"
 BAD_NUMBER = "+12025550143"
 SID = "AC0123456789"
 TOKEN = "secret-token"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Mailbox:
-    """An aiosmtpd handler that keeps every message and refuses one address with a hard bounce."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
-        if address == BOUNCING:
-            return "550 5.1.1 no such user"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(parsed, email.message.EmailMessage)
-        self.messages.append(parsed)
-        return "250 Message accepted"
 
 
 @dataclass
@@ -98,16 +69,10 @@ def make_gateway_handler(gateway: SmsGateway) -> type[BaseHTTPRequestHandler]:
 
 
 @pytest.fixture
-def mailbox(settings: SettingsWrapper) -> Iterator[Mailbox]:
-    handler = Mailbox()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.TENURE_EMAIL_HOST = "127.0.0.1"
-    settings.TENURE_EMAIL_PORT = port
-    settings.TENURE_EMAIL_FROM = FROM
-    yield handler
-    controller.stop()
+def mailbox(smtp_server: ReceivedMail) -> ReceivedMail:
+    """The shared loopback SMTP server, refusing one address with a hard bounce."""
+    smtp_server.refused.add(BOUNCING)
+    return smtp_server
 
 
 @pytest.fixture
@@ -148,7 +113,7 @@ def test_the_outbox_sweeper_is_registered() -> None:
 
 
 @pytest.mark.django_db
-def test_one_row_and_one_email_per_key_with_threading_and_unsubscribe_headers(mailbox: Mailbox) -> None:
+def test_one_row_and_one_email_per_key_with_threading_and_unsubscribe_headers(mailbox: ReceivedMail) -> None:
     customer = customer_with(("email", "ada@customer.example"))
     first = queue(customer, "payment-due:42", in_reply_to="<order-42@shop.example>")
     again = queue(customer, "payment-due:42", body="A different body is ignored.")
@@ -212,7 +177,9 @@ def in_quiet_hours(zone: str) -> dt.datetime:
 
 
 @pytest.mark.django_db
-def test_quiet_hours_defer_proactive_messages_to_their_end_in_the_customers_zone(mailbox: Mailbox) -> None:
+def test_quiet_hours_defer_proactive_messages_to_their_end_in_the_customers_zone(
+    mailbox: ReceivedMail,
+) -> None:
     customer = customer_with(
         ("email", "ada@customer.example"),
         time_zone="Europe/Berlin",
@@ -241,7 +208,7 @@ def test_quiet_hours_defer_proactive_messages_to_their_end_in_the_customers_zone
 
 @pytest.mark.django_db
 def test_weekly_cap_defers_the_fourth_proactive_message_but_not_a_transactional_one(
-    mailbox: Mailbox, settings: SettingsWrapper
+    mailbox: ReceivedMail, settings: SettingsWrapper
 ) -> None:
     settings.TENURE_PROACTIVE_CAP_PER_WEEK = 3
     customer = customer_with(("email", "ada@customer.example"))
@@ -272,7 +239,7 @@ def test_weekly_cap_defers_the_fourth_proactive_message_but_not_a_transactional_
 
 
 @pytest.mark.django_db
-def test_opted_out_purpose_is_suppressed_with_its_reason(mailbox: Mailbox) -> None:
+def test_opted_out_purpose_is_suppressed_with_its_reason(mailbox: ReceivedMail) -> None:
     customer = customer_with(("email", "ada@customer.example"), opted_out_purposes=["marketing"])
     offer = queue(customer, "offer", purpose="marketing")
     receipt = queue(customer, "receipt", purpose="transactional")
@@ -308,7 +275,7 @@ def test_sms_goes_out_in_twilios_wire_format(sms_gateway: SmsGateway) -> None:
 
 @pytest.mark.django_db
 def test_hard_bounce_marks_the_address_invalid_and_falls_back_to_sms(
-    mailbox: Mailbox, sms_gateway: SmsGateway
+    mailbox: ReceivedMail, sms_gateway: SmsGateway
 ) -> None:
     customer = customer_with(("email", BOUNCING), ("phone", "+1 415 555 0199"), preferred_channel="email")
     message = queue(customer, "bounce-me")
@@ -335,7 +302,7 @@ def test_hard_bounce_marks_the_address_invalid_and_falls_back_to_sms(
 
 
 @pytest.mark.django_db
-def test_invalid_number_falls_back_to_email(mailbox: Mailbox, sms_gateway: SmsGateway) -> None:
+def test_invalid_number_falls_back_to_email(mailbox: ReceivedMail, sms_gateway: SmsGateway) -> None:
     customer = customer_with(
         ("phone", BAD_NUMBER), ("email", "ada@customer.example"), preferred_channel="phone"
     )
@@ -351,7 +318,7 @@ def test_invalid_number_falls_back_to_email(mailbox: Mailbox, sms_gateway: SmsGa
 
 
 @pytest.mark.django_db
-def test_no_reachable_address_fails_with_a_clear_reason(mailbox: Mailbox) -> None:
+def test_no_reachable_address_fails_with_a_clear_reason(mailbox: ReceivedMail) -> None:
     customer = customer_with(("email", BOUNCING))
     message = queue(customer, "nowhere")
 
@@ -372,7 +339,7 @@ def test_no_reachable_address_fails_with_a_clear_reason(mailbox: Mailbox) -> Non
 
 @pytest.mark.django_db
 def test_row_left_sending_by_a_crashed_worker_is_sent_again_once_with_the_same_message_id(
-    mailbox: Mailbox,
+    mailbox: ReceivedMail,
 ) -> None:
     customer = customer_with(("email", "ada@customer.example"))
     message = queue(customer, "crash:1", recipient="ada@customer.example")
@@ -423,7 +390,7 @@ def test_unreachable_server_retries_with_backoff_then_fails(settings: SettingsWr
 
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_delivers_queued_mail_through_the_sweep(
-    mailbox: Mailbox, start_worker: Callable[..., WorkerProcess], settings: SettingsWrapper
+    mailbox: ReceivedMail, start_worker: Callable[..., WorkerProcess], settings: SettingsWrapper
 ) -> None:
     customer = customer_with(("email", "ada@customer.example"))
     message = queue(customer, "via-worker")
@@ -443,7 +410,7 @@ def test_a_real_worker_delivers_queued_mail_through_the_sweep(
 
 @pytest.mark.django_db(transaction=True)
 def test_two_sweepers_at_once_send_each_message_once_and_keep_the_cap(
-    mailbox: Mailbox, settings: SettingsWrapper
+    mailbox: ReceivedMail, settings: SettingsWrapper
 ) -> None:
     settings.TENURE_OUTBOX_BATCH_SIZE = 2
     customer = customer_with(("email", "ada@customer.example"))
@@ -478,7 +445,7 @@ def test_two_sweepers_at_once_send_each_message_once_and_keep_the_cap(
 
 @pytest.mark.django_db
 def test_a_proactive_message_waiting_to_retry_still_counts_toward_the_cap(
-    mailbox: Mailbox, settings: SettingsWrapper
+    mailbox: ReceivedMail, settings: SettingsWrapper
 ) -> None:
     """Its first try may have reached the customer before the connection failed."""
     settings.TENURE_PROACTIVE_CAP_PER_WEEK = 1
