@@ -29,11 +29,15 @@ def team_ids(user: Any) -> list[int]:
     return list(cached)
 
 
-def scope(user: Any) -> Q:
-    """The requests this user may open, as a filter."""
+def scope(user: Any, via: str = "") -> Q:
+    """The requests this user may open, as a filter; `via` reaches the request from another model."""
     if user.has_perm(MANAGE):
         return Q()
-    return Q(assignee_id=user.pk) | Q(team_id__in=team_ids(user)) | Q(team__isnull=True)
+    return (
+        Q(**{f"{via}assignee_id": user.pk})
+        | Q(**{f"{via}team_id__in": team_ids(user)})
+        | Q(**{f"{via}team__isnull": True})
+    )
 
 
 def visible_requests(user: Any) -> QuerySet[Request]:

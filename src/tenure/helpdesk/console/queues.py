@@ -11,7 +11,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from tenure.helpdesk.console.access import scope, team_ids
@@ -19,6 +21,8 @@ from tenure.helpdesk.models import OPEN_STATUSES, Callback, Request, Status
 from tenure.helpdesk.selectors import status_in
 
 PAGE_SIZE = 50
+# Tab counts stop here (the tab shows "999+").
+COUNT_CAP = 1000
 DUE_SOON = dt.timedelta(hours=4)
 RUNNING = (Status.NEW, Status.OPEN)
 
@@ -72,10 +76,10 @@ def _requests(user: Any, view: str, now: dt.datetime) -> QuerySet[Request]:
 
 
 def _callbacks(user: Any, now: dt.datetime) -> QuerySet[Callback]:
-    # Checked per call-back in due order (a primary-key look-up each), so the page stops after 51.
-    visible = Exists(Request.objects.filter(scope(user), pk=OuterRef("request_id")))
     return (
-        Callback.objects.filter(visible, done_at__isnull=True, due_at__lte=now + DUE_SOON)
+        Callback.objects.filter(
+            scope(user, via="request__"), done_at__isnull=True, due_at__lte=now + DUE_SOON
+        )
         .select_related("request", "customer", "owner")
         .order_by("due_at", "id")
     )
@@ -94,18 +98,40 @@ def page(user: Any, view: str, number: int = 1, now: dt.datetime | None = None) 
     return Page(rows[:PAGE_SIZE], number, has_next=len(rows) > PAGE_SIZE)
 
 
-def counts(user: Any, now: dt.datetime | None = None) -> dict[str, int]:
-    """How many rows each view holds, capped at 1,000 so a full queue costs no more than a busy one.
+def _capped_count_sql(query: QuerySet[Any], alias: str) -> tuple[str, list[Any]]:
+    """`(SELECT COUNT(*) FROM (<the first COUNT_CAP ids of query>))`; a view that can hold nothing is 0.
 
-    The view's order stays in the capped subquery: it is what makes the planner walk the view's own
-    partial index (without it SQLite chose e.g. the merged_into index and read every request).
+    On SQLite the view's order stays in the capped subquery: only then does its planner walk the
+    view's own partial index (unordered it chose e.g. the merged_into index and read every request).
+    PostgreSQL picks the partial indexes either way and stops at the cap sooner without the sort.
+    """
+    connection = connections[query.db]
+    ordered = query if connection.vendor == "sqlite" else query.order_by()
+    capped = ordered.values("id")[:COUNT_CAP]
+    try:
+        sql, params = capped.query.get_compiler(connection=connection).as_sql()
+    except EmptyResultSet:
+        return "0", []
+    # The SQL is what Django compiled for the view, with its parameters kept apart.
+    return f"(SELECT COUNT(*) FROM ({sql}) AS {alias})", list(params)  # noqa: S608
+
+
+def counts(user: Any, now: dt.datetime | None = None) -> dict[str, int]:
+    """How many rows each view holds, capped so a full queue costs no more than a busy one.
+
+    All views are counted in one statement of capped subqueries, one round trip instead of seven.
     """
     now = now or timezone.now()
-    cap = 1000
-    result: dict[str, int] = {}
-    for view in VIEWS:
+    parts: list[str] = []
+    params: list[Any] = []
+    for n, view in enumerate(VIEWS):
         query: QuerySet[Any] = (
             _callbacks(user, now) if view.slug == "callbacks" else _requests(user, view.slug, now)
         )
-        result[view.slug] = query.values("id")[:cap].count()
-    return result
+        sql, view_params = _capped_count_sql(query, f"view_{n}")
+        parts.append(sql)
+        params.extend(view_params)
+    with connections[Request.objects.db].cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        numbers = cursor.fetchone()
+    return {view.slug: int(number) for view, number in zip(VIEWS, numbers, strict=True)}
