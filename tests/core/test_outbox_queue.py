@@ -10,8 +10,9 @@ from tenure.core.models import Event
 from tenure.core.outbox.delivery import deliver_due
 from tenure.core.outbox.services import Draft, queue_messages
 from tenure.core.outbox_models import OutboundMessage
+from tests.loopback import ReceivedMail
 
-from .test_outbox import Mailbox, customer_with, mailbox
+from .test_outbox import customer_with, mailbox
 
 __all__ = ["mailbox"]
 
@@ -31,7 +32,7 @@ def drafts(customer_id: int, keys: list[str]) -> list[Draft]:
 
 
 @pytest.mark.django_db
-def test_many_at_once_are_rows_with_their_events_and_each_key_once(mailbox: Mailbox) -> None:
+def test_many_at_once_are_rows_with_their_events_and_each_key_once(mailbox: ReceivedMail) -> None:
     customer = customer_with(("email", "ada@customer.example"))
     first = queue_messages(drafts(customer.pk, ["a", "b", "c"]))
     again = queue_messages(drafts(customer.pk, ["b", "c", "d"]))
@@ -63,7 +64,7 @@ def test_one_bad_draft_names_its_position_and_queues_nothing() -> None:
 
 
 @pytest.mark.django_db
-def test_a_recipient_with_a_line_break_is_refused_not_turned_into_a_header(mailbox: Mailbox) -> None:
+def test_a_recipient_with_a_line_break_is_refused_not_turned_into_a_header(mailbox: ReceivedMail) -> None:
     customer = customer_with(("email", "ada@customer.example"))
     queue_messages(
         [

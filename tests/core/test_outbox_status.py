@@ -22,8 +22,9 @@ from tenure.core.outbox.status import UnknownMessage, record_bounce
 from tenure.core.outbox.unsubscribe import SALT, unsubscribe_token
 from tenure.core.outbox_models import OutboundMessage
 from tenure.customers.models import Customer
+from tests.loopback import ReceivedMail
 
-from .test_outbox import TOKEN, Mailbox, SmsGateway, customer_with, kinds, mailbox, queue, sms_gateway
+from .test_outbox import TOKEN, SmsGateway, customer_with, kinds, mailbox, queue, sms_gateway
 
 __all__ = ["mailbox", "sms_gateway"]  # fixtures used here by name
 
@@ -47,7 +48,7 @@ def unsubscribe_path(message: object) -> str:
 
 @pytest.mark.django_db
 def test_the_one_click_link_in_a_real_email_unsubscribes_from_that_purpose_only(
-    mailbox: Mailbox, public_url: str, client: Client
+    mailbox: ReceivedMail, public_url: str, client: Client
 ) -> None:
     customer = customer_with(("email", "ada@customer.example"))
     queue(customer, "reminder-1")
@@ -182,7 +183,7 @@ def test_bad_callbacks_are_refused_and_change_nothing(
 
 @pytest.mark.django_db
 def test_undelivered_to_a_landline_marks_the_number_invalid_and_falls_back_to_email(
-    sms_gateway: SmsGateway, mailbox: Mailbox, public_url: str, client: Client
+    sms_gateway: SmsGateway, mailbox: ReceivedMail, public_url: str, client: Client
 ) -> None:
     customer = customer_with(("phone", "+1 415 555 0199"), ("email", "ada@customer.example"))
     message = queue(customer, "sms-landline", channel="sms", subject="Refill", body="Your refill is ready.")
@@ -207,7 +208,7 @@ def test_undelivered_to_a_landline_marks_the_number_invalid_and_falls_back_to_em
 
 @pytest.mark.django_db
 def test_a_hard_bounce_report_marks_the_address_invalid_and_falls_back_to_sms(
-    mailbox: Mailbox, sms_gateway: SmsGateway
+    mailbox: ReceivedMail, sms_gateway: SmsGateway
 ) -> None:
     customer = customer_with(("email", "ada@customer.example"), ("phone", "+1 415 555 0199"))
     message = queue(customer, "bounce-later", body="Payment due Friday.")

@@ -13,16 +13,17 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from tenure.core.models import WorkerHeartbeat
 from tenure.core.outbox_models import OutboundMessage
 from tenure.core.tasks import sweep
+from tests.loopback import ReceivedMail
 
 from .conftest import WorkerProcess, wait_until
-from .test_outbox import FROM, Mailbox, customer_with, mailbox, queue
+from .test_outbox import FROM, customer_with, mailbox, queue
 
 __all__ = ["mailbox"]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_sweep_left_running_by_a_worker_killed_a_moment_ago_is_taken_up_by_the_next_worker(
-    mailbox: Mailbox, start_worker: Callable[..., WorkerProcess], settings: SettingsWrapper
+    mailbox: ReceivedMail, start_worker: Callable[..., WorkerProcess], settings: SettingsWrapper
 ) -> None:
     # The dead worker's sweep is still RUNNING and its heartbeat still fresh, as right after a SIGKILL: the
     # next worker's start-up neither re-queues it nor schedules another sweep.

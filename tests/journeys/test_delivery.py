@@ -27,14 +27,15 @@ from tenure.journeys.models import Enrollment, Journey, MessageTemplate, StepRun
 from tenure.journeys.runner import run_due
 from tenure.journeys.services import enroll_many
 from tests.core.conftest import WorkerProcess, wait_until
-from tests.core.test_outbox import FROM, Mailbox, SmsGateway
+from tests.core.test_outbox import FROM, SmsGateway
+from tests.loopback import ReceivedMail
 
 DOMAIN = FROM.split("@")[1]
 
 
 @pytest.mark.django_db
 def test_an_order_reaches_the_smtp_server_and_a_reminder_goes_by_sms(
-    mailbox: Mailbox, sms_gateway: SmsGateway, customer: Customer
+    mailbox: ReceivedMail, sms_gateway: SmsGateway, customer: Customer
 ) -> None:
     Journey.objects.update(holdout_percent=0)
     record_event(customer_id=customer.pk, kind="order.placed", payload={"order": "A-7"})
@@ -97,7 +98,7 @@ def test_two_runners_at_once_run_each_step_once(
 
 @pytest.mark.django_db(transaction=True)
 def test_workers_killed_mid_run_lose_nothing_and_run_nothing_twice(
-    mailbox: Mailbox,
+    mailbox: ReceivedMail,
     start_worker: Callable[..., WorkerProcess],
     hello_template: MessageTemplate,
     make_journey: Callable[..., Journey],
