@@ -1,5 +1,8 @@
 """Outbox at scale: N messages falling due within one minute, delivered by real `tenure worker` processes to a
-loopback SMTP server (aiosmtpd, its own process) that writes down every Message-ID it accepts.
+loopback SMTP server that writes down every Message-ID it accepts: `--smtp-processes` aiosmtpd processes
+sharing one port (SO_REUSEPORT), each with its own file, merged for counting, so that one server process is
+not the limit. `smtp_server_alone_per_s` is what plain smtplib clients (one per worker, in parallel) get
+through the same servers in the same run: the measuring tool's own ceiling.
 
 Two runs: a clean one (time until all are delivered, timer lag p99 = delivery time - due time), then a
 crash run in which a worker is killed with SIGKILL several times while delivering and restarted at once;
@@ -9,6 +12,7 @@ the figures.
     python bench/journeys.py                                   # SQLite in a temp dir, 1 worker
     python bench/journeys.py --postgres postgres://postgres@127.0.0.1:5432/postgres --workers 2
     python bench/journeys.py --count 2000 --kills 1            # a quick look
+    python bench/journeys.py --count 5000 --skip-clean --kills 0 --profile prof  # cProfile stats per worker in prof/
 
 With --postgres the bench creates a fresh database on that server and drops it afterwards.
 By default each customer is enrolled in a one-step journey (send a `reminders` e-mail), the enrollments'
