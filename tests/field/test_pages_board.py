@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from tenure.field.models import Appointment, Status
 from tenure.field.routing.planning import replan
+from tenure.surveys.models import Survey, SurveyKind, SurveyStatus
 from tests.field.test_routing_planning import DAY, FAST, FieldDay, at
 
 URL = f"/field/board/?date={DAY.isoformat()}"
@@ -115,3 +118,54 @@ def test_move_within_the_rules_is_stored(field_day: FieldDay, client_as: Callabl
     assert f"{job.reference} now starts 10:40 with Bob." in response.content.decode()
     job.refresh_from_db()
     assert job.technician_id == bob.pk and job.planned_start == at(10 + 40 / 60)
+
+
+def answered(
+    job: Appointment, *, fixed: bool, score: int | None, comment: str = "", days_ago: float = 0
+) -> Survey:
+    return Survey.objects.create(
+        customer=job.customer,
+        kind=SurveyKind.JOB_FOLLOW_UP,
+        subject_ref=f"appointment:{job.pk}",
+        trigger_key=f"test:{job.pk}",
+        status=SurveyStatus.ANSWERED,
+        answered_at=timezone.now() - dt.timedelta(days=days_ago, minutes=5),
+        score=score,
+        fixed=fixed,
+        comment=comment,
+    )
+
+
+def unhappy_answers(field_day: FieldDay) -> dict[str, Appointment]:
+    field_day.technician("Ann", ["boiler"])
+    jobs = {name: field_day.job("service", hour) for name, hour in (("broken", 9), ("low", 10), ("fine", 11))}
+    jobs["stale"] = field_day.job("service", 14)
+    answered(jobs["broken"], fixed=False, score=None, comment="still leaking", days_ago=1)
+    answered(jobs["low"], fixed=True, score=1, comment="rude and late")
+    answered(jobs["fine"], fixed=True, score=5)
+    answered(jobs["stale"], fixed=False, score=2, days_ago=30)
+    return jobs
+
+
+def test_board_lists_recent_unhappy_follow_ups_with_what_to_do_and_links(
+    field_day: FieldDay, client_as: Callable[[str], Client]
+) -> None:
+    jobs = unhappy_answers(field_day)
+    html = client_as("dispatcher").get(URL).content.decode()
+    listed = html.split('id="follow-ups"')[1].split("</ul>")[0]
+    newest_first = [jobs["low"].pk, jobs["broken"].pk]
+    assert [int(pk) for pk in re.findall(r'<li data-job="(\d+)"', listed)] == newest_first
+    assert "still leaking" in listed and "not fixed: book a return visit" in listed
+    assert "score 1" in listed and "call the customer back" in listed
+    assert f'href="/customers/{field_day.customer.pk}/timeline/"' in listed
+
+
+@pytest.mark.parametrize("role", ["agent", "technician"])
+def test_follow_ups_are_not_shown_to_technicians_agents_or_strangers(
+    field_day: FieldDay, client_as: Callable[[str], Client], client: Client, role: str
+) -> None:
+    unhappy_answers(field_day)
+    refused = client_as(role).get(URL)
+    assert refused.status_code == 403 and "still leaking" not in refused.content.decode()
+    stranger = client.get(URL)
+    assert stranger.status_code == 302 and "still leaking" not in stranger.content.decode()

@@ -1,14 +1,17 @@
-"""Reads for the field app: who may see which appointments, today's route, jobs at risk."""
+"""Reads for the field app: who may see which appointments, today's route, jobs at risk, and the
+customers' unhappy follow-up answers the dispatcher has to act on."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet
 
 from tenure.field.live import CANNOT_KEEP, NOTICE_THRESHOLD
 from tenure.field.models import OPEN_STATUSES, Appointment, DayPlan, Technician
+from tenure.surveys.models import Survey, SurveyKind, SurveyStatus
 
 SEE_ALL = ("field.add_appointment", "field.change_appointment")
 
@@ -54,3 +57,49 @@ def at_risk(
         .select_related("job_type", "technician", "customer")
         .order_by("-miss_probability", "window_start")
     )
+
+
+FOLLOW_UP_PERIOD = dt.timedelta(days=14)
+SUBJECT = "appointment:"
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """An unhappy answer to a job's follow-up survey, the job it is about, and its return visit if any."""
+
+    survey: Survey
+    appointment: Appointment
+    revisit: Appointment | None
+
+    @property
+    def action(self) -> str:
+        if self.survey.fixed is not False:
+            return "call the customer back"
+        if self.revisit is None:
+            return "not fixed: book a return visit"
+        if self.revisit.window_start is None:
+            return "not fixed: no return visit could be booked, call the customer"
+        return f"not fixed: return visit {self.revisit.reference} booked"
+
+
+def follow_ups(now: dt.datetime, period: dt.timedelta = FOLLOW_UP_PERIOD) -> list[FollowUp]:
+    """Job follow-up answers of the last `period` that say not fixed or give a low score, newest first."""
+    answered = Survey.objects.filter(
+        kind=SurveyKind.JOB_FOLLOW_UP,
+        status=SurveyStatus.ANSWERED,
+        answered_at__gte=now - period,
+        answered_at__lte=now,
+        subject_ref__startswith=SUBJECT,
+    ).order_by("-answered_at", "-id")
+    unhappy = [s for s in answered if s.unhappy and s.subject_ref.removeprefix(SUBJECT).isdigit()]
+    ids = {int(s.subject_ref.removeprefix(SUBJECT)) for s in unhappy}
+    jobs = Appointment.objects.select_related("job_type", "technician", "customer").in_bulk(ids)
+    revisits: dict[int, Appointment] = {}
+    for visit in Appointment.objects.filter(revisit_of_id__in=ids).order_by("id"):
+        assert visit.revisit_of_id is not None
+        revisits[visit.revisit_of_id] = visit  # the latest return visit for each job
+    return [
+        FollowUp(s, jobs[job_id], revisits.get(job_id))
+        for s in unhappy
+        if (job_id := int(s.subject_ref.removeprefix(SUBJECT))) in jobs
+    ]

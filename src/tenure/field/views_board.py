@@ -1,4 +1,5 @@
-"""The dispatcher board: a day of technicians by time, re-plan, move a job (checked), and the map."""
+"""The dispatcher board: a day of technicians by time, re-plan, move a job (checked), the map, and the
+customers' recent unhappy follow-up answers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import datetime as dt
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from tenure.core.access import staff_page
@@ -14,6 +16,7 @@ from tenure.field.models import Appointment, Technician
 from tenure.field.routing.board import BoardDay, board_day, today
 from tenure.field.routing.mapview import colour, route_map
 from tenure.field.routing.planning import MoveRefused, business_zone, move_job, replan
+from tenure.field.selectors import follow_ups
 
 BOARD_PERMS = ("field.view_dayplan", "field.change_dayplan")
 
@@ -42,6 +45,7 @@ def _render(request: HttpRequest, day: dt.date, *, status: int = 200, **extra: o
         "previous": day - dt.timedelta(days=1),
         "next": day + dt.timedelta(days=1),
         "form": extra.pop("form", None) or MoveForm(),
+        "follow_ups": follow_ups(timezone.now()),
         **extra,
     }
     partial = "field/board.html#board" if request.headers.get("HX-Request") else "field/board.html"
