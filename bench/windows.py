@@ -166,6 +166,8 @@ class Simulation:
         self.customer_count = 0
         self.traffic: dict[dt.date, float] = {}
         self.tech_state: dict[int, dict[str, Any]] = {}
+        # appointment id -> (miss probability, already told?) as the last sweep before its window saw it
+        self.last_look: dict[int, tuple[float, bool]] = {}
 
     # --- plumbing ---------------------------------------------------------------------------------
     def schedule(self, when: dt.datetime, action: Callable[[dt.datetime], None]) -> None:
@@ -280,6 +282,18 @@ class Simulation:
         from tenure.field.live import sweep_due
 
         sweep_due(now)
+        self.note_last_look(now)
+
+    def note_last_look(self, now: dt.datetime) -> None:
+        """Remember the prediction of every stop whose window opens before the next sweep: the last one
+        made before the window started, which decides whether a miss is announced in time."""
+        from tenure.field.models import AHEAD_STATUSES, Appointment
+
+        opening = Appointment.objects.filter(
+            window_start__gt=now, window_start__lte=now + SWEEP_EVERY, status__in=AHEAD_STATUSES
+        ).values_list("pk", "miss_probability", "notice_sent_at")
+        for pk, probability, told in opening:
+            self.last_look[pk] = (probability, told is not None)
 
     def next_stop(self, tech: Any, day: dt.date) -> Any:
         from tenure.field.models import Appointment, Status
@@ -366,6 +380,25 @@ class Simulation:
         self.free(tech, now)
 
     # --- figures ----------------------------------------------------------------------------------
+    def last_look_probability(self, pk: int) -> float | None:
+        seen = self.last_look.get(pk)
+        return round(seen[0], 3) if seen else None
+
+    def last_look_figures(self, evaluated: list[Any]) -> dict[str, Any]:
+        """For stops not yet told anything at the last look before their window: how likely the model
+        said a miss was, split by whether the window was then missed, as counts per probability band."""
+        bands = (0.0, 0.02, 0.05, 0.1, 0.2, 0.35, 1.01)
+        counts: dict[str, list[int]] = {}
+        for a in evaluated:
+            seen = self.last_look.get(a.pk)
+            if seen is None or seen[1]:
+                continue
+            probability = seen[0]
+            band = next(f"{lo}-{hi}" for lo, hi in itertools.pairwise(bands) if probability < hi)
+            held_missed = counts.setdefault(band, [0, 0])
+            held_missed[a.arrived_at > a.window_end] += 1
+        return {"bands": "held, missed", **dict(sorted(counts.items()))}
+
     def figures(self) -> dict[str, Any]:
         from tenure.core.outbox_models import OutboundMessage
         from tenure.field.learning import current_calibration
@@ -393,6 +426,7 @@ class Simulation:
                 if a.notice_sent_at
                 else None,
                 "last_miss_probability": round(a.miss_probability, 3),
+                "last_look_miss_probability": self.last_look_probability(a.pk),
             }
             for a in misses
             if a not in announced
@@ -425,6 +459,7 @@ class Simulation:
             "emergencies": self.counters.emergencies,
             "no_shows": self.counters.no_shows,
             "running_long_reports": self.counters.running_long,
+            "last_look_untold_by_miss_probability": self.last_look_figures(evaluated),
             "calibrated_model_level": round(calibration.model_level, 3),
             "learned_travel_log_bias": round(calibration.noise.bias, 3),
         }

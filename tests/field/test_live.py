@@ -13,6 +13,7 @@ from tenure.core.sweeper import registered_sweepers
 from tenure.field import live, selectors
 from tenure.field.booking import book, offer_windows
 from tenure.field.models import Appointment, DayPlan, Status
+from tenure.field.routes import breaks_so_far, load_day, ts
 
 from .world import DAY, at, build, request
 
@@ -143,3 +144,66 @@ def test_the_next_check_comes_just_before_a_window_opens_if_that_is_sooner() -> 
     assert live.next_check(later, [second]) == later + live.CHECK_INTERVAL
     # once the window is (almost) open, only the regular rhythm is left
     assert live.next_check(just_before, [second]) == just_before + live.CHECK_INTERVAL
+
+
+def test_the_last_look_before_a_window_tells_the_customer_at_lower_odds() -> None:
+    _first, second, *_ = booked_day(3)
+    start = second.window_start
+    assert start is not None
+    last_look = start - live.LAST_LOOK
+    assert live.notice_threshold(second, last_look, level=0.9) == pytest.approx(0.1)
+    assert live.notice_threshold(second, start - dt.timedelta(seconds=1), level=0.9) == pytest.approx(0.1)
+    assert live.notice_threshold(second, last_look - dt.timedelta(minutes=1), 0.9) == live.NOTICE_THRESHOLD
+    assert live.notice_threshold(second, start, level=0.9) == live.NOTICE_THRESHOLD  # too late to be early
+    assert live.notice_threshold(second, last_look, level=0.5) == live.NOTICE_THRESHOLD  # never above it
+    # once a newer window was announced, the last look is the one before that window
+    second.notice_window_start = start + dt.timedelta(hours=1)
+    assert live.notice_threshold(second, last_look, level=0.9) == live.NOTICE_THRESHOLD
+    assert live.notice_threshold(second, last_look + dt.timedelta(hours=1), 0.9) == pytest.approx(0.1)
+
+
+def minutes_after(hour: float, minutes: float) -> float:
+    return ts(at(DAY, hour) + dt.timedelta(minutes=minutes))
+
+
+def test_a_break_starts_when_the_technician_is_first_free_after_its_start_and_is_taken_once() -> None:
+    first, *_ = booked_day(1)
+    day = load_day(first.plan)  # type: ignore[arg-type]
+    assert day is not None and [b.start for b in day.breaks] == [ts(at(DAY, 12))]  # 12:00-12:30
+    day.finished = [at(DAY, 12) + dt.timedelta(minutes=10)]  # a job done at 12:10: lunch until 12:40
+    assert breaks_so_far(day, minutes_after(12, 15), free=True) == ([True], minutes_after(12, 40))
+    assert breaks_so_far(day, minutes_after(14, 0), free=True) == ([True], minutes_after(14, 0))
+    assert breaks_so_far(day, minutes_after(14, 0), free=False)[0] == [True]  # no second lunch later
+    day.finished = [at(DAY, 11) + dt.timedelta(minutes=50)]  # waiting since 11:50: lunch from 12:00
+    assert breaks_so_far(day, minutes_after(12, 5), free=True) == ([True], minutes_after(12, 30))
+    assert breaks_so_far(day, minutes_after(11, 55), free=True) == ([False], minutes_after(11, 55))
+    # busy since before noon (driving or on site): lunch is still ahead, after this job
+    assert breaks_so_far(day, minutes_after(12, 5), free=False) == ([False], minutes_after(12, 5))
+
+
+def test_a_technician_on_lunch_is_predicted_to_set_off_when_it_ends_whenever_we_look() -> None:
+    first, second, *_ = booked_day(2)
+    Appointment.objects.filter(pk=first.pk).update(window_start=at(DAY, 11), window_end=at(DAY, 12))
+    Appointment.objects.filter(pk=second.pk).update(window_start=at(DAY, 12.5), window_end=at(DAY, 13.5))
+    live.arrived(first, now=at(DAY, 11))
+    live.complete(first, now=at(DAY, 12) + dt.timedelta(minutes=10))  # lunch 12:10-12:40
+    plan = DayPlan.objects.get(pk=first.plan_id)
+    predicted = []
+    for minutes in (20, 30):
+        live.repredict(plan, at(DAY, 12) + dt.timedelta(minutes=minutes))
+        second.refresh_from_db()
+        predicted.append(second.predicted_arrival)
+    assert predicted[0] == predicted[1]  # sets off at 12:40 either way, not half an hour after "now"
+
+
+def test_a_booked_day_is_watched_from_before_its_first_window_without_any_report() -> None:
+    first, second = booked_day(2)
+    plan = DayPlan.objects.get(pk=first.plan_id)
+    opens = min(first.window_start, second.window_start)  # type: ignore[type-var]
+    assert plan.check_due_at == opens - live.FIRST_LOOK
+    assert registered_sweepers()["field.repredict"](plan.check_due_at) == 1
+    for stop in (first, second):
+        stop.refresh_from_db()
+        assert stop.predicted_at == opens - live.FIRST_LOOK
+    plan.refresh_from_db()
+    assert plan.check_due_at == opens - live.FIRST_LOOK + live.CHECK_INTERVAL

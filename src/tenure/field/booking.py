@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from tenure.field import events, notify
+from tenure.field import events, live, notify
 from tenure.field.arrivals import coverage
 from tenure.field.insertion import Fit, Job, fits
 from tenure.field.learning import Models
@@ -247,6 +247,7 @@ def _insert(appointment: Appointment, day: RouteDay, fit: Fit, models: Models, n
     appointment.save()
     plan.version += 1
     plan.save(update_fields=["version", "updated_at"])
+    live.watch(plan.pk, start)
 
 
 def _refresh_promises(day: RouteDay, now: dt.datetime, models: Models) -> None:

@@ -57,12 +57,12 @@ def fits(day: RouteDay, job: Job, starts: np.ndarray, now: dt.datetime, models: 
     best: list[Fit | None] = [None] * starts.size
     for position in range(start.fixed, len(start.specs) + 1):
         if position == 0:
-            ready, here, taken = start.ready, start.origin, None
+            ready, here, taken = start.ready, start.origin, start.taken
         else:
             leg = legs[position - 1]
             ready, here, taken = leg.finish, start.specs[position - 1].point, leg.taken
         ready_c = np.broadcast_to(ready, shape)
-        taken_c = [np.broadcast_to(t, shape).copy() for t in taken] if taken is not None else None
+        taken_c = [np.broadcast_to(t, shape).copy() for t in taken]
         candidate = StopSpec(CANDIDATE_KEY, job.point, job.duration, earliest=starts[:, None])  # type: ignore[arg-type]
         new_legs, ready_end, here_end = propagate(
             ready_c,

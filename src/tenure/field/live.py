@@ -17,6 +17,7 @@ import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from tenure.core.services import audit
@@ -32,6 +33,7 @@ from tenure.field.windows import WINDOW_SECONDS, earliest_window
 NOTICE_THRESHOLD = 0.35
 CHECK_INTERVAL = dt.timedelta(minutes=10)
 LAST_LOOK = dt.timedelta(minutes=5)
+FIRST_LOOK = dt.timedelta(hours=1)  # re-prediction of a planned day starts this long before its first window
 REASON_SWEEP = "the jobs before yours are taking longer than planned"
 REASON_TRAFFIC = "the drive to you is taking longer than planned"
 REASON_LONG = "the job before yours is taking longer than expected"
@@ -343,7 +345,8 @@ def repredict(
         stop.miss_probability = float(np.mean(leg.raw > ts(end)))
         stop.predicted_at = now
         changed.append(stop)
-        if stop.miss_probability > NOTICE_THRESHOLD and now < end and stop.status in AHEAD_STATUSES:
+        threshold = notice_threshold(stop, now, models.level)
+        if stop.miss_probability > threshold and now < end and stop.status in AHEAD_STATUSES:
             queued, stop_warnings = _notify_delay(stop, leg.raw, day, now, reason, models)
             if queued:
                 notified.append(stop.pk)
@@ -365,6 +368,27 @@ def repredict(
         check_due_at=next_check(now, prediction.start.ahead) if has_ahead else None
     )
     return Repredicted(notified, warnings, day)
+
+
+def watch(plan_id: int, window_start: dt.datetime) -> None:
+    """Have the sweeper re-predict this plan from FIRST_LOOK before this window opens. Without it the
+    first re-prediction of a day waits for the technician's first report, which for the first stop comes
+    after its last look (a first window opening at the shift start was never checked before it opened)."""
+    look = window_start - FIRST_LOOK
+    DayPlan.objects.filter(Q(check_due_at__isnull=True) | Q(check_due_at__gt=look), pk=plan_id).update(
+        check_due_at=look
+    )
+
+
+def notice_threshold(stop: Appointment, now: dt.datetime, level: float) -> float:
+    """How likely a miss must be before the customer is told. In the last look before the window in
+    force opens, any chance of a miss above what a promise may carry (1 - the calibrated level) is
+    enough: we would no longer promise that window, and after this a notice comes too late to be early.
+    (Below 1 - level the new window would be the same one, so that is as low as it can go.)"""
+    start = stop.notice_window_start or stop.window_start
+    if start is not None and start - LAST_LOOK <= now < start:
+        return min(NOTICE_THRESHOLD, 1.0 - level)
+    return NOTICE_THRESHOLD
 
 
 def next_check(now: dt.datetime, ahead: list[Appointment]) -> dt.datetime:

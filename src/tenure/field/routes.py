@@ -46,6 +46,7 @@ class RouteDay:
     plan: DayPlan | None
     stops: list[Appointment] = field(default_factory=list)  # open stops in route order
     last_done: Appointment | None = None
+    finished: list[dt.datetime] = field(default_factory=list)  # when today's finished stops ended, in order
 
     @property
     def home(self) -> Point:
@@ -69,6 +70,7 @@ class Start:
     ahead: list[Appointment]
     specs: list[StopSpec]
     fixed: int  # leading stops of `ahead` the technician is already committed to (driving there)
+    taken: list[np.ndarray]  # per break of the day: whether it is behind the technician already
 
 
 def stop_spec(appointment: Appointment, durations: DurationModel, technician_id: int) -> StopSpec:
@@ -117,7 +119,30 @@ def start_state(day: RouteDay, now: dt.datetime, durations: DurationModel, draws
             fixed = 1
         ahead.append(stop)
         specs.append(spec)
-    return Start(ready=ready, origin=origin, ahead=ahead, specs=specs, fixed=fixed)
+    free = fixed == 0 and not any(stop.status == Status.ON_SITE for stop in day.stops)
+    flags, free_after = breaks_so_far(day, now_s, free=free)
+    if free:
+        ready = np.maximum(ready, free_after)
+    taken = [np.full(draws.n, flag) for flag in flags]
+    return Start(ready=ready, origin=origin, ahead=ahead, specs=specs, fixed=fixed, taken=taken)
+
+
+def breaks_so_far(day: RouteDay, now: float, *, free: bool) -> tuple[list[bool], float]:
+    """Which of the day's breaks the technician has had or is having by `now`, and when a technician
+    who is free now can set off. As in the prediction, a break starts at the first moment the technician
+    is free after its start time: a job finished then, or the start time itself if they were waiting."""
+    finished = [ts(when) for when in day.finished]
+    idle_since = finished[-1] if finished else ts(day.shift.start)
+    flags: list[bool] = []
+    free_after = now
+    for pause in day.breaks:
+        began = next((when for when in finished if when >= pause.start), None)
+        if began is None and free and idle_since <= pause.start <= now:
+            began = pause.start
+        flags.append(began is not None and began <= now)
+        if began is not None and began <= now and free:
+            free_after = max(free_after, began + pause.seconds)
+    return flags, free_after
 
 
 @dataclass
@@ -141,6 +166,7 @@ def predict(day: RouteDay, now: dt.datetime, models: Models) -> Prediction:
         noise=models.noise,
         draws=models.draws,
         breaks=day.breaks,
+        taken=[flags.copy() for flags in start.taken],
         now=ts(now),
     )
     return Prediction(start, legs, home_by(ready, here, day, models.travel))
@@ -175,6 +201,7 @@ def attach_stops(days: Sequence[RouteDay]) -> list[RouteDay]:
     plan_ids = [d.plan.pk for d in days if d.plan is not None]
     stops: dict[int, list[Appointment]] = defaultdict(list)
     done: dict[int, Appointment] = {}
+    finished: dict[int, list[dt.datetime]] = defaultdict(list)
     if plan_ids:
         # Customer, job type and technician come along: notices and events about these stops need them.
         rows = Appointment.objects.filter(
@@ -184,6 +211,7 @@ def attach_stops(days: Sequence[RouteDay]) -> list[RouteDay]:
             assert appt.plan_id is not None
             if appt.status in DONE_STATUSES:
                 if appt.completed_at is not None:
+                    finished[appt.plan_id].append(appt.completed_at)
                     last = done.get(appt.plan_id)
                     if last is None or appt.completed_at > last.completed_at:  # type: ignore[operator]
                         done[appt.plan_id] = appt
@@ -193,6 +221,7 @@ def attach_stops(days: Sequence[RouteDay]) -> list[RouteDay]:
         if day.plan is not None:
             day.stops = stops.get(day.plan.pk, [])
             day.last_done = done.get(day.plan.pk)
+            day.finished = sorted(finished.get(day.plan.pk, []))
     return list(days)
 
 

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tenure.core.services import audit, record_event
+from tenure.field.live import watch
 from tenure.field.models import Appointment, DayPlan, Shift, Status, Technician
 from tenure.field.routing.problem import Job, Plan, Point, Stop, TravelMatrix, Worker
 from tenure.field.routing.solver import SolveOptions, plan_day
@@ -238,6 +239,9 @@ def store_routes(
         if optimised:
             plan.optimised_at = now
         plan.save(update_fields=["version", "optimised_at", "updated_at"])
+        starts = [problem.appointments[s.job].window_start for s in stops]
+        if any(starts):
+            watch(plan.pk, min(start for start in starts if start is not None))
     Appointment.objects.bulk_update(
         dirty, ["technician", "plan", "position", "planned_start", "planned_minutes", "status", "updated_at"]
     )
