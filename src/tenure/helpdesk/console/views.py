@@ -6,7 +6,9 @@ the conversation without it. Bad input comes back as the form with its errors; n
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -14,7 +16,8 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import dateformat, timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.middleware import HtmxDetails
 
@@ -44,6 +47,49 @@ def _page_number(raw: str | None) -> int:
         return 1
 
 
+@dataclass(frozen=True)
+class Row:
+    """One row of a saved view with its link and times already formatted.
+
+    In the template, the `date` filter and the `{% url %}` tag took over half the time to draw 50
+    rows. The text is the same: `dateformat.format` in the active time zone and language is what the
+    filter runs, minus its per-call look-up of the format among the locale's formats.
+    """
+
+    item: Any  # a Request, or a Callback in the call-backs view
+    href: str
+    due_iso: str = ""
+    due: str = ""
+    last_iso: str = ""
+    last: str = ""
+
+
+def _local(value: dt.datetime | None, layout: str) -> str:
+    return dateformat.format(timezone.localtime(value), layout) if value else ""
+
+
+def _rows(view: str, page: queues.Page) -> list[Row]:
+    def href(request_id: int) -> str:
+        return reverse("console:conversation", args=[request_id])
+
+    if view == "callbacks":
+        return [
+            Row(cb, href(cb.request_id), _local(cb.due_at, "c"), _local(cb.due_at, "D j M H:i"))
+            for cb in page.rows
+        ]
+    return [
+        Row(
+            r,
+            href(r.pk),
+            _local(r.next_due_at, "c"),
+            _local(r.next_due_at, "D H:i"),
+            _local(r.last_message_at, "c"),
+            _local(r.last_message_at, "j M H:i"),
+        )
+        for r in page.rows
+    ]
+
+
 @require_GET
 @staff_page(VIEW)
 def inbox(request: HtmxRequest) -> HttpResponse:
@@ -52,7 +98,12 @@ def inbox(request: HtmxRequest) -> HttpResponse:
         view = "mine"
     now = timezone.now()
     page = queues.page(request.user, view, _page_number(request.GET.get("page")), now=now)
-    context: dict[str, Any] = {"view": queues.VIEW_SLUGS[view], "page": page, "now": now}
+    context: dict[str, Any] = {
+        "view": queues.VIEW_SLUGS[view],
+        "page": page,
+        "rows": _rows(view, page),
+        "now": now,
+    }
     if request.htmx:
         return render(request, "helpdesk/console/inbox.html#queue", context)
     # The tab counts come in a request of their own right after, so the queue shows without waiting.
