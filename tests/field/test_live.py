@@ -151,15 +151,17 @@ def test_the_last_look_before_a_window_tells_the_customer_at_lower_odds() -> Non
     start = second.window_start
     assert start is not None
     last_look = start - live.LAST_LOOK
-    assert live.notice_threshold(second, last_look, level=0.9) == pytest.approx(0.1)
-    assert live.notice_threshold(second, start - dt.timedelta(seconds=1), level=0.9) == pytest.approx(0.1)
+    risk = live.LAST_LOOK_RISK
+    assert live.notice_threshold(second, last_look, level=0.9) == risk
+    assert live.notice_threshold(second, start - dt.timedelta(seconds=1), level=0.9) == risk
     assert live.notice_threshold(second, last_look - dt.timedelta(minutes=1), 0.9) == live.NOTICE_THRESHOLD
     assert live.notice_threshold(second, start, level=0.9) == live.NOTICE_THRESHOLD  # too late to be early
-    assert live.notice_threshold(second, last_look, level=0.5) == live.NOTICE_THRESHOLD  # never above it
+    # never above 1 - level
+    assert live.notice_threshold(second, last_look, level=0.99) == pytest.approx(0.01)
     # once a newer window was announced, the last look is the one before that window
     second.notice_window_start = start + dt.timedelta(hours=1)
     assert live.notice_threshold(second, last_look, level=0.9) == live.NOTICE_THRESHOLD
-    assert live.notice_threshold(second, last_look + dt.timedelta(hours=1), 0.9) == pytest.approx(0.1)
+    assert live.notice_threshold(second, last_look + dt.timedelta(hours=1), 0.9) == risk
 
 
 def minutes_after(hour: float, minutes: float) -> float:

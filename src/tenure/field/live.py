@@ -31,6 +31,9 @@ from tenure.field.windows import WINDOW_SECONDS, earliest_window
 # Tell the customer once a miss is this likely: below even odds, so that misses are announced early
 # at the price of some notices for windows that would have held.
 NOTICE_THRESHOLD = 0.35
+# In the last look before a window opens, a higher risk of missing it is told: one message too many costs
+# far less than a customer left waiting without a word (we weigh them twenty to one).
+LAST_LOOK_RISK = 0.05
 CHECK_INTERVAL = dt.timedelta(minutes=10)
 LAST_LOOK = dt.timedelta(minutes=5)
 FIRST_LOOK = dt.timedelta(hours=1)  # re-prediction of a planned day starts this long before its first window
@@ -347,7 +350,9 @@ def repredict(
         changed.append(stop)
         threshold = notice_threshold(stop, now, models.level)
         if stop.miss_probability > threshold and now < end and stop.status in AHEAD_STATUSES:
-            queued, stop_warnings = _notify_delay(stop, leg.raw, day, now, reason, models)
+            # The new window must clear the bar the old one failed, or it would be the same window.
+            level = max(models.level, 1.0 - threshold)
+            queued, stop_warnings = _notify_delay(stop, leg.raw, day, now, reason, level)
             if queued:
                 notified.append(stop.pk)
             warnings.extend(stop_warnings)
@@ -382,12 +387,11 @@ def watch(plan_id: int, window_start: dt.datetime) -> None:
 
 def notice_threshold(stop: Appointment, now: dt.datetime, level: float) -> float:
     """How likely a miss must be before the customer is told. In the last look before the window in
-    force opens, any chance of a miss above what a promise may carry (1 - the calibrated level) is
-    enough: we would no longer promise that window, and after this a notice comes too late to be early.
-    (Below 1 - level the new window would be the same one, so that is as low as it can go.)"""
+    force opens (after it, a notice is no longer early) the bar drops to LAST_LOOK_RISK, or lower if the
+    calibrated level promises more than that; the new window then meets the same bar (see repredict)."""
     start = stop.notice_window_start or stop.window_start
     if start is not None and start - LAST_LOOK <= now < start:
-        return min(NOTICE_THRESHOLD, 1.0 - level)
+        return min(LAST_LOOK_RISK, 1.0 - level)
     return NOTICE_THRESHOLD
 
 
@@ -404,12 +408,12 @@ def next_check(now: dt.datetime, ahead: list[Appointment]) -> dt.datetime:
 
 
 def _notify_delay(
-    stop: Appointment, raw: np.ndarray, day: RouteDay, now: dt.datetime, reason: str, models: Models
+    stop: Appointment, raw: np.ndarray, day: RouteDay, now: dt.datetime, reason: str, level: float
 ) -> tuple[bool, list[str]]:
     """Queue a notice for this stop: whether one was queued, and warnings for the dispatcher."""
     if stop.notice_reason.startswith(CANNOT_KEEP):
         return False, []  # already told the dispatcher will call; nothing newer to say until it is re-planned
-    start, _ = earliest_window(raw, models.level, ts(stop.window_start or now))
+    start, _ = earliest_window(raw, level, ts(stop.window_start or now))
     new_start = dt.datetime.fromtimestamp(start, tz=dt.UTC)
     new_end = new_start + dt.timedelta(seconds=WINDOW_SECONDS)
     key = now.strftime("%Y%m%dT%H%M")
