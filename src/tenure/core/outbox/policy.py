@@ -74,29 +74,33 @@ def quiet_hours_end(customer: Customer, now: dt.datetime) -> dt.datetime | None:
 
 
 class CapLedger:
-    """The weekly cap for a batch of messages, read in two queries instead of two per message.
+    """The weekly cap for a batch of messages, read in one query instead of two per message.
 
     Per customer: when their proactive messages were sent in the window, and which ones may already
     have reached them (being sent, or tried before and waiting to retry). Claiming a message adds it to
     the second set, so later messages of the same batch see it as the row-by-row check would.
+
+    One query, so one snapshot: another worker marks its messages `sent` (autocommitted) while this claim
+    reads, and two statements could see a message neither still `sending` nor yet `sent`.
     """
 
     def __init__(self, customer_ids: Iterable[int], now: dt.datetime) -> None:
         ids = set(customer_ids)
         proactive = OutboundMessage.objects.filter(customer_id__in=ids).exclude(purpose=TRANSACTIONAL)
-        self.sent: dict[int, list[dt.datetime]] = defaultdict(list)
-        recent = proactive.filter(status=MessageStatus.SENT, sent_at__gt=now - CAP_WINDOW)
-        for customer_id, sent_at in recent.values_list("customer_id", "sent_at"):
-            if sent_at is not None:
-                self.sent[customer_id].append(sent_at)
-        for times in self.sent.values():
-            times.sort()
+        recently_sent = Q(status=MessageStatus.SENT, sent_at__gt=now - CAP_WINDOW)
         maybe_delivered = Q(status=MessageStatus.SENDING) | Q(
             status__in=[MessageStatus.QUEUED, MessageStatus.DEFERRED], attempts__gt=0
         )
+        self.sent: dict[int, list[dt.datetime]] = defaultdict(list)
         self.in_flight: dict[int, set[int]] = defaultdict(set)
-        for customer_id, pk in proactive.filter(maybe_delivered).values_list("customer_id", "pk"):
-            self.in_flight[customer_id].add(pk)
+        rows = proactive.filter(recently_sent | maybe_delivered)
+        for customer_id, pk, status, sent_at in rows.values_list("customer_id", "pk", "status", "sent_at"):
+            if status != MessageStatus.SENT:
+                self.in_flight[customer_id].add(pk)
+            elif sent_at is not None:
+                self.sent[customer_id].append(sent_at)
+        for times in self.sent.values():
+            times.sort()
 
     def release_at(self, message: OutboundMessage, now: dt.datetime, cap: int) -> dt.datetime | None:
         """If sending `message` now would exceed the cap, when it would not; else None."""
