@@ -42,7 +42,7 @@ def _value(name: str, value: object) -> Any:
 
 
 def insert_rows(objs: Sequence[models.Model], *, ignore_conflicts: bool = False) -> None:
-    """Insert unsaved instances of one model: one statement run with many parameter sets.
+    """Insert unsaved instances of one model: one multi-row INSERT per chunk the database allows.
 
     Like `bulk_create` without primary keys set on the instances and without signals. With
     `ignore_conflicts`, rows that would break a unique constraint are skipped (`ON CONFLICT DO NOTHING`,
@@ -53,15 +53,20 @@ def insert_rows(objs: Sequence[models.Model], *, ignore_conflicts: bool = False)
     meta = objs[0]._meta
     fields = [field for field in meta.concrete_fields if not isinstance(field, AutoFieldMixin)]
     columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
-    # Only quoted names from the model go into the text; every value is a parameter.
-    sql = f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) VALUES ({placeholders}){conflict}"  # noqa: S608
-    params = [
-        [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields] for obj in objs
-    ]
+    chunk = max(1, connection.ops.bulk_batch_size(fields, objs))
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        for start in range(0, len(objs), chunk):
+            part = objs[start : start + chunk]
+            params = [
+                field.get_db_prep_save(field.pre_save(obj, True), connection)
+                for obj in part
+                for field in fields
+            ]
+            # Only quoted names from the model go into the text; every value is a parameter.
+            sql = f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) VALUES {', '.join([row] * len(part))}{conflict}"  # noqa: S608
+            cursor.execute(sql, params)
 
 
 def update_rows(messages: Sequence[OutboundMessage], fields: Sequence[str]) -> None:
@@ -81,13 +86,25 @@ def update_rows(messages: Sequence[OutboundMessage], fields: Sequence[str]) -> N
 def mark_sent(
     message: OutboundMessage, provider_id: str, sent_at: dt.datetime, event_due: dt.datetime
 ) -> bool:
-    """`sending` -> `sent` if the row is still ours (same attempt); one statement, autocommitted by the caller."""
+    """`sending` -> `sent` if the row is still ours (same attempt); one statement, autocommitted by the caller.
+
+    On PostgreSQL the statement turns off `synchronous_commit` for its own transaction (a commit then
+    returns without waiting for the disk: about 0.4 ms instead of 4 ms here). A killed worker loses
+    nothing by it, the server has the commit; only a crash of the database server itself can forget the
+    marks of its last fraction of a second, and those messages are sent again (never lost), as SQLite's
+    `synchronous=NORMAL` already allows after a power cut.
+    """
     table = connection.ops.quote_name(_META.db_table)
+    lazy_commit = (
+        " AND set_config('synchronous_commit', 'off', true) = 'off'"
+        if connection.vendor == "postgresql"
+        else ""
+    )
     # Quoted column names only; values are parameters.
     sql = (
         f"UPDATE {table} SET {_column('status')} = %s, {_column('provider_id')} = %s, {_column('sent_at')} = %s,"  # noqa: S608
         f" {_column('last_error')} = '', {_column('send_after')} = %s"
-        f" WHERE {_column('id')} = %s AND {_column('status')} = %s AND {_column('attempts')} = %s"
+        f" WHERE {_column('id')} = %s AND {_column('status')} = %s AND {_column('attempts')} = %s{lazy_commit}"
     )
     params: list[Any] = [
         MessageStatus.SENT.value,
