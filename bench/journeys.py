@@ -597,6 +597,8 @@ def main(argv: list[str] | None = None) -> None:
         send_probes(args.port, args.client, args.count)
         return
     workers = args.workers or (2 if args.postgres else 1)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     # Stopped with SIGTERM, still stop the workers and the server and drop the database.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="tenure-bench-journeys-") as tmp:
