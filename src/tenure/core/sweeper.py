@@ -35,6 +35,10 @@ def claim_due(queryset: models.QuerySet[M], due_field: str, now: dt.datetime, li
     writer at a time (our transactions are IMMEDIATE), so the rows read are already ours.
     """
     due = queryset.filter(**{f"{due_field}__lte": now}).order_by(due_field)
-    if connections[queryset.db].features.has_select_for_update_skip_locked:
-        due = due.select_for_update(skip_locked=True)
+    features = connections[queryset.db].features
+    if features.has_select_for_update_skip_locked:
+        # Only the claimed rows: with select_related, FOR UPDATE would also lock the joined rows (e.g. the
+        # customer), and another sweeper would then skip every row sharing them.
+        of = ("self",) if features.has_select_for_update_of else ()
+        due = due.select_for_update(skip_locked=True, of=of)
     return list(due[:limit])
