@@ -11,6 +11,12 @@ from django.db.models import Q, QuerySet
 
 from tenure.customers.models import Customer, Identity, IdentityChannel
 from tenure.helpdesk.console.access import WORK
+from tenure.helpdesk.console.widgets import (
+    ConsoleForm,
+    QuickNumberInput,
+    QuickSelect,
+    QuickTextarea,
+)
 from tenure.helpdesk.models import Macro, RequestChannel, Status
 from tenure.inbox.calls import OUTCOMES
 
@@ -47,9 +53,9 @@ def workers() -> QuerySet[User]:
     )
 
 
-class ReplyForm(forms.Form):
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=MAX_BODY, strip=True)
-    channel = forms.ChoiceField(choices=())
+class ReplyForm(ConsoleForm):
+    body = forms.CharField(widget=QuickTextarea(attrs={"rows": 4}), max_length=MAX_BODY, strip=True)
+    channel = forms.ChoiceField(choices=(), widget=QuickSelect)
 
     def __init__(self, *args: Any, channels: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -58,16 +64,18 @@ class ReplyForm(forms.Form):
         channel_field.choices = channels
 
 
-class NoteForm(forms.Form):
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=MAX_BODY, strip=True)
+class NoteForm(ConsoleForm):
+    body = forms.CharField(widget=QuickTextarea(attrs={"rows": 3}), max_length=MAX_BODY, strip=True)
 
 
-class StatusForm(forms.Form):
-    status = forms.ChoiceField(choices=Status.choices)
+class StatusForm(ConsoleForm):
+    status = forms.ChoiceField(choices=Status.choices, widget=QuickSelect)
 
 
-class AssignForm(forms.Form):
-    assignee = forms.ModelChoiceField(queryset=User.objects.none(), required=False, empty_label="Nobody")
+class AssignForm(ConsoleForm):
+    assignee = forms.ModelChoiceField(
+        queryset=User.objects.none(), required=False, empty_label="Nobody", widget=QuickSelect
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -76,13 +84,19 @@ class AssignForm(forms.Form):
         assignee.queryset = workers()
 
 
-class CallForm(forms.Form):
-    direction = forms.ChoiceField(choices=(("inbound", "Inbound"), ("outbound", "Outbound")))
-    minutes = forms.IntegerField(min_value=0, max_value=24 * 60, initial=0)
-    seconds = forms.IntegerField(min_value=0, max_value=59, initial=0)
-    outcome = forms.ChoiceField(choices=[(o, o.replace("_", " ").capitalize()) for o in OUTCOMES])
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=MAX_BODY)
+class CallForm(ConsoleForm):
+    direction = forms.ChoiceField(
+        choices=(("inbound", "Inbound"), ("outbound", "Outbound")), widget=QuickSelect
+    )
+    minutes = forms.IntegerField(min_value=0, max_value=24 * 60, initial=0, widget=QuickNumberInput)
+    seconds = forms.IntegerField(min_value=0, max_value=59, initial=0, widget=QuickNumberInput)
+    outcome = forms.ChoiceField(
+        choices=[(o, o.replace("_", " ").capitalize()) for o in OUTCOMES], widget=QuickSelect
+    )
+    notes = forms.CharField(widget=QuickTextarea(attrs={"rows": 3}), required=False, max_length=MAX_BODY)
 
 
-class MacroForm(forms.Form):
-    macro = forms.ModelChoiceField(queryset=Macro.objects.filter(active=True).order_by("name"))
+class MacroForm(ConsoleForm):
+    macro = forms.ModelChoiceField(
+        queryset=Macro.objects.filter(active=True).order_by("name"), widget=QuickSelect
+    )
