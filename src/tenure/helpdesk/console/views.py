@@ -64,8 +64,15 @@ class Row:
     last: str = ""
 
 
-def _local(value: dt.datetime | None, layout: str) -> str:
-    return dateformat.format(timezone.localtime(value), layout) if value else ""
+def _stamp(value: dt.datetime | None, layout: str) -> tuple[str, str]:
+    """`value|date:'c'` and `value|date:layout` in the active time zone, converting it once.
+
+    The `c` format is `isoformat()` of the local time, which is what Django's dateformat runs for it.
+    """
+    if not value:
+        return "", ""
+    local = timezone.localtime(value)
+    return local.isoformat(), dateformat.format(local, layout)
 
 
 def _rows(view: str, page: queues.Page) -> list[Row]:
@@ -73,19 +80,9 @@ def _rows(view: str, page: queues.Page) -> list[Row]:
         return reverse("console:conversation", args=[request_id])
 
     if view == "callbacks":
-        return [
-            Row(cb, href(cb.request_id), _local(cb.due_at, "c"), _local(cb.due_at, "D j M H:i"))
-            for cb in page.rows
-        ]
+        return [Row(cb, href(cb.request_id), *_stamp(cb.due_at, "D j M H:i")) for cb in page.rows]
     return [
-        Row(
-            r,
-            href(r.pk),
-            _local(r.next_due_at, "c"),
-            _local(r.next_due_at, "D H:i"),
-            _local(r.last_message_at, "c"),
-            _local(r.last_message_at, "j M H:i"),
-        )
+        Row(r, href(r.pk), *_stamp(r.next_due_at, "D H:i"), *_stamp(r.last_message_at, "j M H:i"))
         for r in page.rows
     ]
 
