@@ -29,14 +29,16 @@ class Conversation:
     timeline: list[Event]
 
 
-def request_for(user: Any, request_id: int) -> Request:
+# The rows joined to the request: what the actions may touch (routing, the SLA clock), what the
+# conversation shows, what the live thread shows. Each joined table costs SQL to build on every page.
+FOR_ACTIONS = ("customer", "assignee", "department", "team", "sla_policy")
+FOR_CONVERSATION = ("customer", "assignee", "department")
+FOR_THREAD = ("customer",)
+
+
+def request_for(user: Any, request_id: int, related: tuple[str, ...] = FOR_ACTIONS) -> Request:
     """The request if this user may see it; 404 otherwise (no hint that it exists)."""
-    found = (
-        visible_requests(user)
-        .select_related("customer", "assignee", "department", "team", "sla_policy")
-        .filter(pk=request_id)
-        .first()
-    )
+    found = visible_requests(user).select_related(*related).filter(pk=request_id).first()
     if found is None:
         raise Http404("no such request in your queues")
     return found
@@ -55,7 +57,7 @@ def thread(request: Request) -> tuple[list[RequestMessage], bool]:
 
 
 def conversation(user: Any, request_id: int) -> Conversation:
-    request = request_for(user, request_id)
+    request = request_for(user, request_id, FOR_CONVERSATION)
     messages, older_hidden = thread(request)
     customer = request.customer
     others = list(

@@ -159,7 +159,7 @@ def conversation(request: HttpRequest, request_id: int) -> HttpResponse:
 @staff_page(VIEW)
 def thread(request: HttpRequest, request_id: int) -> HttpResponse:
     """The messages alone, for live refreshes."""
-    found = selectors.request_for(request.user, request_id)
+    found = selectors.request_for(request.user, request_id, selectors.FOR_THREAD)
     messages_, older_hidden = selectors.thread(found)
     return render(
         request,
