@@ -399,6 +399,24 @@ class Simulation:
             held_missed[a.arrived_at > a.window_end] += 1
         return {"bands": "held, missed", **dict(sorted(counts.items()))}
 
+    def bar_trade_off(self, evaluated: list[Any]) -> dict[str, Any]:
+        """For stops not yet told at the last look: were the bar on the miss probability there `b`, how
+        many would be told, the misses among those left untold, and the misses the model expected there
+        (the sum of their probabilities)."""
+        untold = [
+            (self.last_look[a.pk][0], a.arrived_at > a.window_end)
+            for a in evaluated
+            if a.pk in self.last_look and not self.last_look[a.pk][1]
+        ]
+        return {
+            f"{bar}": {
+                "told": sum(p >= bar for p, _ in untold),
+                "misses_untold": sum(missed for p, missed in untold if p < bar),
+                "expected_misses_untold": round(sum(p for p, _ in untold if p < bar), 2),
+            }
+            for bar in (0.005, 0.01, 0.02, 0.05)
+        }
+
     def figures(self) -> dict[str, Any]:
         from tenure.core.outbox_models import OutboundMessage
         from tenure.field.learning import current_calibration
@@ -460,6 +478,7 @@ class Simulation:
             "no_shows": self.counters.no_shows,
             "running_long_reports": self.counters.running_long,
             "last_look_untold_by_miss_probability": self.last_look_figures(evaluated),
+            "last_look_bar_trade_off": self.bar_trade_off(evaluated),
             "calibrated_model_level": round(calibration.model_level, 3),
             "learned_travel_log_bias": round(calibration.noise.bias, 3),
         }

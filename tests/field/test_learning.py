@@ -10,12 +10,11 @@ import pytest
 from scipy.special import ndtri
 
 from tenure.field import report
-from tenure.field.censored import fit_normal_with_upper_bounds
 from tenure.field.learning import Models, current_calibration, learn, relearn_if_stale
 from tenure.field.models import Appointment, DurationProfile, Status, WindowCalibration
 from tenure.field.windows import PROMISE_LEVELS
 
-from .world import CENTRE, DAY, at, build, near
+from .world import DAY, at, build, near
 
 pytestmark = pytest.mark.django_db
 
@@ -120,58 +119,3 @@ def test_the_command_line_learns_and_reports(tmp_path) -> None:  # type: ignore[
     assert chart.read_text().startswith("<svg")
     with pytest.raises(CommandError, match="--days"):
         call_command("field", "report", "--days", "0")
-
-
-def test_drives_that_ended_waiting_at_the_door_count_as_bounds() -> None:
-    """Technicians free early set off to reach the window start by the estimate and wait at the door if
-    the drive was quick, so quick drives are seen only as "at most this long". The fit must still find
-    the true error; dropping those drives would keep the slow ones and overstate it."""
-    world = build(days=0)
-    rng = np.random.default_rng(11)
-    estimate = 30 * 60
-    rows, naive = [], []
-    for index in range(400):
-        start = at(DAY - dt.timedelta(days=1 + index % 10), 10)
-        late_start = index % 2 == 1  # half of them set off after the window had opened
-        set_off = start + dt.timedelta(minutes=5 if late_start else -30)
-        drive = estimate * math.exp(rng.normal(0.10, 0.20))
-        arrived = max(set_off + dt.timedelta(seconds=drive), start)
-        if arrived > start + dt.timedelta(minutes=1):
-            naive.append(math.log(drive / estimate))
-        rows.append(
-            Appointment(
-                customer=world.customer(0),
-                job_type=world.boiler,
-                address="x",
-                lat=CENTRE[0],
-                lon=CENTRE[1],
-                status=Status.COMPLETED,
-                technician=world.technicians[index % 2],
-                window_start=start,
-                window_end=start + dt.timedelta(hours=1),
-                en_route_at=set_off,
-                travel_estimate_seconds=estimate,
-                arrived_at=arrived,
-                completed_at=arrived + dt.timedelta(minutes=45),
-            )
-        )
-    Appointment.objects.bulk_create(rows)
-    noise = learn(at(DAY, 0))
-    assert noise.travel_log_bias == pytest.approx(0.10, abs=0.03)
-    assert noise.travel_log_sigma == pytest.approx(0.20, abs=0.03)
-    # what the fit guards against: the drives that did not wait are the slow ones
-    assert float(np.mean(naive)) > 0.15 and float(np.std(naive)) < 0.19
-
-
-def test_a_normal_is_fitted_from_exact_values_and_upper_bounds() -> None:
-    rng = np.random.default_rng(3)
-    values = rng.normal(1.0, 2.0, 20_000)
-    bounds = np.full_like(values, 0.5)
-    seen = values > bounds
-    mean, sd = fit_normal_with_upper_bounds(values[seen], bounds[~seen])
-    assert mean == pytest.approx(1.0, abs=0.05) and sd == pytest.approx(2.0, abs=0.05)
-    assert fit_normal_with_upper_bounds(values[:50], np.array([])) == pytest.approx(
-        (values[:50].mean(), values[:50].std(ddof=1))
-    )
-    with pytest.raises(ValueError, match="at least 2 exact"):
-        fit_normal_with_upper_bounds(values[:1], bounds[:10])
