@@ -31,7 +31,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -271,26 +270,19 @@ def _generate_in_child(directory: Path, customers: int, events: int, seed: int) 
 
 
 # --- the measured run -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Columns:
-    """The columns and event kinds the drivers analysis reads; it needs nothing else of the extract."""
-
-    events: pa.Table
-    customers: pa.Table
-
-
 def drivers_stage(directory: Path, as_of: dt.datetime, times: dict[str, float]) -> None:
     """What to fix first on the whole base: read only the event kinds and columns the drivers analysis
     uses, then `find_drivers` (which samples customers above its size limit)."""
     from tenure.insights.drivers import SAMPLE_CUSTOMERS, find_drivers, kinds_read
     from tenure.insights.extract import CUSTOMERS_FILE, EVENTS_FILE
+    from tenure.insights.spans import TimelinePart
 
     with stage("drivers: read the kinds they use", times):
         columns = ["customer_id", "kind", "occurred_at", "department", "ref", "response_hours", "nps", "csat"]
         events = pq.read_table(
             directory / EVENTS_FILE, columns=columns, filters=[("kind", "in", sorted(kinds_read()))]
         )
-        timeline = _Columns(events, pq.read_table(directory / CUSTOMERS_FILE))
+        timeline = TimelinePart(events, pq.read_table(directory / CUSTOMERS_FILE))
     print(
         f"  {events.num_rows:,} events of {len(kinds_read())} kinds, {events.nbytes / 1e6:,.0f} MB in memory"
     )

@@ -7,6 +7,7 @@ import json
 import math
 import random
 
+import numpy as np
 import pytest
 
 from tenure.insights import drivers
@@ -137,6 +138,13 @@ def test_a_large_base_is_analysed_on_a_seeded_stratified_sample_scaled_back() ->
     assert kept < everyone
     assert len(kept) == pytest.approx(len(everyone) * 1200 / 2500, rel=0.05)
     assert panel.weight == pytest.approx(2500 / 1200, rel=0.01)
+    # The sample's rows are built from its customers' events only; they match the whole panel's rows.
+    mine = np.lexsort((panel.month, panel.customer_id))
+    in_sample = np.flatnonzero(np.isin(whole.customer_id, panel.customer_id))
+    theirs = in_sample[np.lexsort((whole.month[in_sample], whole.customer_id[in_sample]))]
+    for key, values in panel.columns.items():
+        np.testing.assert_array_equal(values[mine], whole.columns[key][theirs], err_msg=key)
+    np.testing.assert_array_equal(panel.event[mine], whole.event[theirs])
     leavers = lambda p: {c for c, e in zip(p.customer_id.tolist(), p.event.tolist(), strict=True) if e}  # noqa: E731
     # Stratified on leaving: the sample holds about the base's share of leavers.
     assert len(leavers(panel)) / len(kept) == pytest.approx(len(leavers(whole)) / len(everyone), abs=0.02)

@@ -46,6 +46,7 @@ from tenure.insights.spans import (
     events_frame,
     month_starts,
     observation_start,
+    restricted_to,
     to_us,
 )
 from tenure.insights.survival import CoxFit, cox_fit
@@ -252,7 +253,8 @@ def build_panel(
     spans = customer_spans(timeline, as_of, definition or Subscription(), grid)
     population = spans.height
     spans = _sample(spans, max_customers, seed)
-    sampled = spans["customer_id"].implode()
+    if spans.height < population:
+        timeline = restricted_to(timeline, spans["customer_id"].to_numpy())
     ends = [*grid[1:], as_of_us]
     rows = (
         spans.join(pl.DataFrame({"month": range(len(grid)), "b": grid, "e": ends}), how="cross")
@@ -265,10 +267,6 @@ def build_panel(
     )
     points, requests = failure_events(timeline, slow_hours)
     extra = events_frame(timeline, ["order.placed", "request.received", "plan.renewed"])
-    if spans.height < population:
-        points, requests, extra = (
-            frame.filter(pl.col("customer_id").is_in(sampled)) for frame in (points, requests, extra)
-        )
     counts = []
     for index, b in enumerate(grid):
         recent = points.filter(pl.col("t").is_between(b - window, b, closed="left"))

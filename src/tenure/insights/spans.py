@@ -35,6 +35,24 @@ class Timeline(Protocol):
     def customers(self) -> pa.Table: ...
 
 
+@dataclass(frozen=True)
+class TimelinePart:
+    """Some customers' rows of a timeline: what `restricted_to` returns."""
+
+    events: pa.Table
+    customers: pa.Table
+
+
+def restricted_to(timeline: Timeline, customer_ids: np.ndarray) -> TimelinePart:
+    """The timeline of these customers only, so later joins and group-bys touch only their rows."""
+    wanted = pa.array(customer_ids, type=timeline.events.schema.field("customer_id").type)
+
+    def keep(table: pa.Table) -> pa.Table:
+        return table.filter(pc.is_in(table["customer_id"], value_set=wanted))
+
+    return TimelinePart(keep(timeline.events), keep(timeline.customers))
+
+
 def to_us(when: dt.datetime, name: str = "as_of") -> int:
     if when.tzinfo is None or when.utcoffset() is None:
         raise ValueError(f"{name} must carry a time zone, got {when.isoformat()}")
