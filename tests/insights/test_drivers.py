@@ -158,3 +158,43 @@ def test_a_large_base_is_analysed_on_a_seeded_stratified_sample_scaled_back() ->
     assert late.kept_low is not None and late.kept_high is not None
     assert late.kept_low < full_late.kept_per_year < late.kept_high
     assert sampled.losses_last_year == pytest.approx(full.losses_last_year, rel=0.15)
+
+
+def test_failures_since_a_date_are_the_same_rows_as_all_failures_cut_at_that_date() -> None:
+    """The last year's counts read only the last year's events; a call-back in it still gets the
+    department of a request received before it."""
+    import polars as pl
+
+    from tenure.insights.spans import to_us
+
+    b = Builder()
+    since = AS_OF - dt.timedelta(days=365)
+    rng = random.Random(4)
+    for cid in range(1, 41):
+        b.customer(cid, START)
+        for n in range(6):
+            received = since + dt.timedelta(days=rng.uniform(-300, 300))
+            ref = f"r{cid}-{n}"
+            department = rng.choice(["billing", "support", None])
+            b.event(cid, "request.received", received, ref=ref, department=department)
+            if rng.random() < 0.7:
+                hours = rng.uniform(1, 80)
+                b.event(
+                    cid,
+                    "request.answered",
+                    received + dt.timedelta(hours=hours),
+                    ref=ref,
+                    response_hours=hours,
+                )
+            if rng.random() < 0.5:
+                b.event(cid, "request.callback", received + dt.timedelta(days=rng.uniform(0, 90)), ref=ref)
+        b.event(cid, "payment.late", since + dt.timedelta(days=rng.uniform(-200, 200)))
+    timeline = b.build()
+    cut = to_us(since)
+    points, requests = drivers.failure_events(timeline)
+    recent_points, recent_requests = drivers.failure_events(timeline, since=cut)
+    assert 0 < recent_points.height < points.height and 0 < recent_requests.height < requests.height
+    assert recent_points.sort(pl.all()).equals(points.filter(pl.col("t") >= cut).sort(pl.all()))
+    assert recent_requests.sort(pl.all()).equals(requests.filter(pl.col("received") >= cut).sort(pl.all()))
+    carried = recent_points.filter((pl.col("failure") == "callback") & (pl.col("department") != "general"))
+    assert carried.height > 0

@@ -44,6 +44,7 @@ from tenure.insights.spans import (
     Timeline,
     customer_spans,
     events_frame,
+    events_since,
     month_starts,
     observation_start,
     restricted_to,
@@ -174,15 +175,20 @@ def kinds_read() -> set[str]:
     )
 
 
-def failure_events(timeline: Timeline, slow_hours: float = 24.0) -> tuple[pl.DataFrame, pl.DataFrame]:
+def failure_events(
+    timeline: Timeline, slow_hours: float = 24.0, since: int | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(point failures: customer_id, t, failure, department; requests: customer_id, received, answered, department).
 
     Unanswered requests are not point events: whether one counts depends on when you look, so they
-    are returned separately with their answer time (null if never answered).
+    are returned separately with their answer time (null if never answered). With `since` (µs), only
+    failures and requests from then on (a request's department is still found if it came earlier).
     """
     kinds = {kind for failure in FAILURES for kind in failure.kinds}
-    events = events_frame(timeline, kinds, ["department", "ref", "response_hours", "nps", "csat"])
     requests = _request_departments(timeline)
+    if since is not None:
+        timeline = events_since(timeline, since)
+    events = events_frame(timeline, kinds, ["department", "ref", "response_hours", "nps", "csat"])
     events = events.join(requests.drop("received"), on=["customer_id", "ref"], how="left").with_columns(
         department=pl.coalesce("department", "request_department")
     )
@@ -200,6 +206,8 @@ def failure_events(timeline: Timeline, slow_hours: float = 24.0) -> tuple[pl.Dat
         )
         parts.append(chosen.select("customer_id", "t", failure=pl.lit(failure.key), department=department))
     points = pl.concat(parts)
+    if since is not None:
+        requests = requests.filter(pl.col("received") >= since)
     answers = (
         events_frame(timeline, ["request.answered"], ["ref"])
         .filter(pl.col("ref").is_not_null())
@@ -436,7 +444,7 @@ def find_drivers(
 
     rng = np.random.default_rng(seed)
     draws = rng.multivariate_normal(fit.beta, fit.covariance, size=DRAWS, method="eigh")
-    points, requests = failure_events(timeline, slow_hours)
+    points, requests = failure_events(timeline, slow_hours, since=year_start)  # for the counts of the last year
     drivers: list[Driver] = []
     for j, failure in enumerate(usable):
         counts = panel.columns[failure.key][recent]

@@ -53,6 +53,13 @@ def restricted_to(timeline: Timeline, customer_ids: np.ndarray) -> TimelinePart:
     return TimelinePart(keep(timeline.events), keep(timeline.customers))
 
 
+def events_since(timeline: Timeline, since: int) -> TimelinePart:
+    """The timeline with only the events at or after `since` (µs), so later work skips the rest."""
+    occurred = timeline.events["occurred_at"]
+    start = pa.scalar(from_us(since), type=occurred.type)
+    return TimelinePart(timeline.events.filter(pc.greater_equal(occurred, start)), timeline.customers)
+
+
 def to_us(when: dt.datetime, name: str = "as_of") -> int:
     if when.tzinfo is None or when.utcoffset() is None:
         raise ValueError(f"{name} must carry a time zone, got {when.isoformat()}")
