@@ -481,6 +481,7 @@ class Simulation:
             "last_look_bar_trade_off": self.bar_trade_off(evaluated),
             "calibrated_model_level": round(calibration.model_level, 3),
             "learned_travel_log_bias": round(calibration.noise.bias, 3),
+            "learned_last_look_bar": round(calibration.last_look_bar, 4),
         }
 
 

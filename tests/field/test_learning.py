@@ -10,7 +10,15 @@ import pytest
 from scipy.special import ndtri
 
 from tenure.field import report
-from tenure.field.learning import Models, current_calibration, learn, relearn_if_stale
+from tenure.field.learning import (
+    DEFAULT_LAST_LOOK_BAR,
+    MIN_LAST_LOOK_BAR,
+    Models,
+    current_calibration,
+    last_look_bar,
+    learn,
+    relearn_if_stale,
+)
 from tenure.field.models import Appointment, DurationProfile, Status, WindowCalibration
 from tenure.field.windows import PROMISE_LEVELS
 
@@ -119,3 +127,36 @@ def test_the_command_line_learns_and_reports(tmp_path) -> None:  # type: ignore[
     assert chart.read_text().startswith("<svg")
     with pytest.raises(CommandError, match="--days"):
         call_command("field", "report", "--days", "0")
+
+
+def _looked(risk: float | None, missed: bool) -> Appointment:
+    start = at(DAY, 9)
+    return Appointment(
+        window_start=start,
+        window_end=start + dt.timedelta(hours=1),
+        arrived_at=start + dt.timedelta(minutes=75 if missed else 20),
+        last_look_risk=risk,
+    )
+
+
+def test_the_last_look_bar_leaves_about_one_miss_in_twenty_untold() -> None:
+    untold = [_looked(0.001, False)] * 90 + [_looked(0.01, False)] * 8 + [_looked(0.03, True)] * 2
+    told = [_looked(None, True)] * 5
+    # misses expected: 0.09 + 0.08 + 0.06 from the risks, 5 told earlier: 5.23; 5% of that is 0.26,
+    # which the risks up to 0.01 fit under (0.17) and the 0.03 ones would not if there were four
+    assert last_look_bar(untold + [_looked(0.03, False)] * 2 + told) == pytest.approx(0.01)
+    # with 3 told earlier, 5% of 3.23 is 0.16: only the 0.001 ones fit, and the bar stops at the
+    # resolution of the Monte Carlo
+    assert last_look_bar(untold + told[:3]) == MIN_LAST_LOOK_BAR
+    # a lower target allows a higher bar, but never above the default
+    assert last_look_bar(untold + told, target=0.5) == DEFAULT_LAST_LOOK_BAR
+    # too few last looks seen: the default
+    assert last_look_bar(untold[:40] + told) == DEFAULT_LAST_LOOK_BAR
+
+
+def test_learning_stores_the_last_look_bar_and_predictions_use_it() -> None:
+    world = build(days=0)
+    history(world, np.random.default_rng(6), 120, late_minutes=0)
+    Appointment.objects.update(last_look_risk=0.2)  # far more misses expected than 5% of them allows
+    assert learn(at(DAY, 0)).last_look_bar == MIN_LAST_LOOK_BAR
+    assert Models.load().calibration.last_look_bar == MIN_LAST_LOOK_BAR

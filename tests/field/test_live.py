@@ -151,17 +151,37 @@ def test_the_last_look_before_a_window_tells_the_customer_at_lower_odds() -> Non
     start = second.window_start
     assert start is not None
     last_look = start - live.LAST_LOOK
-    risk = live.LAST_LOOK_RISK
-    assert live.notice_threshold(second, last_look, level=0.9) == risk
-    assert live.notice_threshold(second, start - dt.timedelta(seconds=1), level=0.9) == risk
-    assert live.notice_threshold(second, last_look - dt.timedelta(minutes=1), 0.9) == live.NOTICE_THRESHOLD
-    assert live.notice_threshold(second, start, level=0.9) == live.NOTICE_THRESHOLD  # too late to be early
+    bar = 0.02
+
+    def threshold(now: dt.datetime, level: float = 0.9) -> float:
+        return live.notice_threshold(second, now, level, bar)
+
+    assert threshold(last_look) == threshold(start - dt.timedelta(seconds=1)) == bar
+    assert threshold(last_look - dt.timedelta(minutes=1)) == live.NOTICE_THRESHOLD
+    assert threshold(start) == live.NOTICE_THRESHOLD  # too late to be early
     # never above 1 - level
-    assert live.notice_threshold(second, last_look, level=0.99) == pytest.approx(0.01)
+    assert threshold(last_look, level=0.995) == pytest.approx(0.005)
     # once a newer window was announced, the last look is the one before that window
     second.notice_window_start = start + dt.timedelta(hours=1)
-    assert live.notice_threshold(second, last_look, level=0.9) == live.NOTICE_THRESHOLD
-    assert live.notice_threshold(second, last_look + dt.timedelta(hours=1), 0.9) == risk
+    assert threshold(last_look) == live.NOTICE_THRESHOLD
+    assert threshold(last_look + dt.timedelta(hours=1)) == bar
+
+
+def test_the_risk_at_the_last_look_is_kept_for_a_customer_not_yet_told() -> None:
+    first, _second, third = booked_day(3)
+    start = first.window_start
+    assert start is not None and first.plan is not None and third.window_start is not None
+    live.repredict(first.plan, start - live.LAST_LOOK - dt.timedelta(minutes=10))
+    first.refresh_from_db()
+    assert first.last_look_risk is None and first.predicted_at is not None  # not the last look yet
+    live.repredict(first.plan, start - dt.timedelta(minutes=2))
+    first.refresh_from_db()
+    assert first.last_look_risk is not None and first.last_look_risk == first.miss_probability
+    # a customer already told before the last look is not counted among the untold
+    Appointment.objects.filter(pk=third.pk).update(notice_sent_at=start)
+    live.repredict(first.plan, third.window_start - dt.timedelta(minutes=2))
+    third.refresh_from_db()
+    assert third.last_look_risk is None and third.predicted_at is not None
 
 
 def minutes_after(hour: float, minutes: float) -> float:

@@ -15,7 +15,7 @@ import numpy as np
 from django.db import transaction
 
 from tenure.field import windows
-from tenure.field.arrivals import Draws, TravelNoise
+from tenure.field.arrivals import SAMPLES, Draws, TravelNoise
 from tenure.field.durations import DurationModel, Lognormal, fit_durations
 from tenure.field.models import Appointment, DurationProfile, JobType, Status, WindowCalibration
 from tenure.field.travel import TravelModel, default_travel_model
@@ -33,6 +33,14 @@ MIN_TRAVEL_SAMPLES = 20
 WAITING_MARGIN = dt.timedelta(minutes=1)
 
 
+# In the last look before a window opens, a risk of missing it above the bar is told (live.notice_threshold).
+# The bar is refitted nightly so that about ANNOUNCE_TARGET of missed windows are announced before they open.
+ANNOUNCE_TARGET = 0.95
+DEFAULT_LAST_LOOK_BAR = 0.05
+MIN_LAST_LOOK_BAR = 2 / SAMPLES  # below two Monte Carlo draws a risk cannot be told from none
+MIN_LAST_LOOKS = 50  # stops seen at their last look before the bar moves from the default
+
+
 @dataclass(frozen=True)
 class Calibration:
     noise: TravelNoise
@@ -40,6 +48,7 @@ class Calibration:
     target: float
     observed_coverage: float | None = None
     samples: int = 0
+    last_look_bar: float = DEFAULT_LAST_LOOK_BAR
 
 
 def _done_since(now: dt.datetime) -> list[Appointment]:
@@ -61,6 +70,7 @@ def _done_since(now: dt.datetime) -> list[Appointment]:
             "window_start",
             "window_end",
             "promise_quantiles",
+            "last_look_risk",
         )
     )
 
@@ -106,6 +116,34 @@ def travel_noise(done: list[Appointment]) -> TravelNoise | None:
     return TravelNoise(bias=float(logs.mean()), sigma=max(0.05, float(logs.std(ddof=1))))
 
 
+def last_look_bar(done: list[Appointment], target: float = ANNOUNCE_TARGET) -> float:
+    """The highest bar that leaves, in expectation, at most 1 - target of the missed windows untold.
+
+    A stop not yet told anything at its last look stays untold if its risk then is at or under the bar,
+    and misses with that probability (the model's own figure), so the untold misses expected from a
+    bar are the sum of the risks at or under it. All misses expected are the sum of every such risk
+    plus the misses of the other stops (told earlier, or booked too late for a last look), counted.
+    """
+    risks = np.array([a.last_look_risk for a in done if a.last_look_risk is not None])
+    if risks.size < MIN_LAST_LOOKS:
+        return DEFAULT_LAST_LOOK_BAR
+    others_missed = len(
+        [
+            a
+            for a in done
+            if a.last_look_risk is None and a.window_end and a.arrived_at and a.arrived_at > a.window_end
+        ]
+    )
+    allowed = (1.0 - target) * (risks.sum() + others_missed)
+    values, counts = np.unique(risks, return_counts=True)
+    untold = np.cumsum(values * counts)  # untold[k]: expected misses left untold with the bar at values[k]
+    fitting = values[untold <= allowed]
+    if fitting.size == values.size:  # every risk seen fits under: nothing says the bar must come down
+        return DEFAULT_LAST_LOOK_BAR
+    bar = float(fitting[-1]) if fitting.size else 0.0
+    return float(np.clip(bar, MIN_LAST_LOOK_BAR, DEFAULT_LAST_LOOK_BAR))
+
+
 def fit_calibration(done: list[Appointment], now: dt.datetime, target: float) -> WindowCalibration:
     pits = []
     inside = 0
@@ -125,6 +163,7 @@ def fit_calibration(done: list[Appointment], now: dt.datetime, target: float) ->
         target_coverage=target,
         observed_coverage=inside / len(pits) if pits else None,
         samples=len(pits),
+        last_look_bar=last_look_bar(done),
         fitted_at=now,
     )
 
@@ -161,6 +200,7 @@ def current_calibration() -> Calibration:
         target=row.target_coverage,
         observed_coverage=row.observed_coverage,
         samples=row.samples,
+        last_look_bar=row.last_look_bar,
     )
 
 

@@ -31,9 +31,8 @@ from tenure.field.windows import WINDOW_SECONDS, earliest_window
 # Tell the customer once a miss is this likely: below even odds, so that misses are announced early
 # at the price of some notices for windows that would have held.
 NOTICE_THRESHOLD = 0.35
-# In the last look before a window opens, a higher risk of missing it is told: one message too many costs
-# far less than a customer left waiting without a word (we weigh them twenty to one).
-LAST_LOOK_RISK = 0.05
+# In the last look before a window opens, a much lower risk of missing it is told: one message too many
+# costs far less than a customer left waiting without a word. The bar is learned (learning.last_look_bar).
 CHECK_INTERVAL = dt.timedelta(minutes=10)
 LAST_LOOK = dt.timedelta(minutes=5)
 FIRST_LOOK = dt.timedelta(hours=1)  # re-prediction of a planned day starts this long before its first window
@@ -348,7 +347,9 @@ def repredict(
         stop.miss_probability = float(np.mean(leg.raw > ts(end)))
         stop.predicted_at = now
         changed.append(stop)
-        threshold = notice_threshold(stop, now, models.level)
+        threshold = notice_threshold(stop, now, models.level, models.calibration.last_look_bar)
+        if in_last_look(stop, now) and stop.notice_sent_at is None:
+            stop.last_look_risk = stop.miss_probability  # what the bar is learned from
         if stop.miss_probability > threshold and now < end and stop.status in AHEAD_STATUSES:
             # The new window must clear the bar the old one failed, or it would be the same window.
             level = max(models.level, 1.0 - threshold)
@@ -366,6 +367,7 @@ def repredict(
             "notice_window_end",
             "notice_reason",
             "notice_sent_at",
+            "last_look_risk",
         ],
     )
     has_ahead = bool(prediction.start.ahead) or any(s.status == Status.ON_SITE for s in day.stops)
@@ -385,14 +387,19 @@ def watch(plan_id: int, window_start: dt.datetime) -> None:
     )
 
 
-def notice_threshold(stop: Appointment, now: dt.datetime, level: float) -> float:
+def notice_threshold(stop: Appointment, now: dt.datetime, level: float, last_look_bar: float) -> float:
     """How likely a miss must be before the customer is told. In the last look before the window in
-    force opens (after it, a notice is no longer early) the bar drops to LAST_LOOK_RISK, or lower if the
-    calibrated level promises more than that; the new window then meets the same bar (see repredict)."""
-    start = stop.notice_window_start or stop.window_start
-    if start is not None and start - LAST_LOOK <= now < start:
-        return min(LAST_LOOK_RISK, 1.0 - level)
+    force opens (after it, a notice is no longer early) the bar drops to the learned `last_look_bar`, or
+    lower if the calibrated level promises more than that; the new window then meets the same bar."""
+    if in_last_look(stop, now):
+        return min(last_look_bar, 1.0 - level)
     return NOTICE_THRESHOLD
+
+
+def in_last_look(stop: Appointment, now: dt.datetime) -> bool:
+    """Within LAST_LOOK before the window in force opens: the last moment a notice is still early."""
+    start = stop.notice_window_start or stop.window_start
+    return start is not None and start - LAST_LOOK <= now < start
 
 
 def next_check(now: dt.datetime, ahead: list[Appointment]) -> dt.datetime:

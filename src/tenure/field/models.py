@@ -177,6 +177,9 @@ class Appointment(models.Model):
     notice_window_end = models.DateTimeField(null=True, blank=True)
     notice_reason = models.CharField(max_length=200, blank=True, default="")
     notice_sent_at = models.DateTimeField(null=True, blank=True)  # the first notice (later ones are events)
+    # The miss probability in the last look before the window opened, if the customer had not been told
+    # anything by then: learning sets the last-look bar from these (learning.last_look_bar).
+    last_look_risk = models.FloatField(null=True, blank=True)
 
     # What happened.
     en_route_at = models.DateTimeField(null=True, blank=True)
@@ -261,6 +264,8 @@ class WindowCalibration(models.Model):
     # stated coverage holds (split-conformal on the predicted CDF at the actual arrivals).
     model_level = models.FloatField(default=0.9)
     target_coverage = models.FloatField(default=0.9)
+    # In the last look before a window opens, a miss more likely than this is told to the customer.
+    last_look_bar = models.FloatField(default=0.05)
     observed_coverage = models.FloatField(null=True, blank=True)
     samples = models.PositiveIntegerField(default=0)
     fitted_at = models.DateTimeField()
