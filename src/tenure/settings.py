@@ -187,6 +187,8 @@ TENURE_SWEEP_INTERVAL_SECONDS = float(os.environ.get("TENURE_SWEEP_INTERVAL_SECO
 TENURE_LAPSE_AFTER_DAYS = int(os.environ.get("TENURE_LAPSE_AFTER_DAYS", 180))
 # Phone numbers written without a country code are read in this region (ISO 3166 code).
 TENURE_PHONE_REGION = os.environ.get("TENURE_PHONE_REGION", "US")
+# The share of missed arrival windows to announce before they open, on average (field.learning.last_look_bar).
+TENURE_FIELD_ANNOUNCE_TARGET = float(os.environ.get("TENURE_FIELD_ANNOUNCE_TARGET", 0.98))
 
 LOGGING = {
     "version": 1,

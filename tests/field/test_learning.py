@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from scipy.special import ndtri
 
 from tenure.field import report
@@ -142,16 +143,28 @@ def _looked(risk: float | None, missed: bool) -> Appointment:
 def test_the_last_look_bar_leaves_about_one_miss_in_twenty_untold() -> None:
     untold = [_looked(0.001, False)] * 90 + [_looked(0.01, False)] * 8 + [_looked(0.03, True)] * 2
     told = [_looked(None, True)] * 5
-    # misses expected: 0.09 + 0.08 + 0.06 from the risks, 5 told earlier: 5.23; 5% of that is 0.26,
-    # which the risks up to 0.01 fit under (0.17) and the 0.03 ones would not if there were four
-    assert last_look_bar(untold + [_looked(0.03, False)] * 2 + told) == pytest.approx(0.01)
+    # misses expected: 0.09 + 0.08 + 0.12 from the risks, 5 told earlier: 5.29; 5% of that is 0.26,
+    # which the risks up to 0.01 fit under (0.17) and the 0.03 ones do not (0.29)
+    assert last_look_bar(untold + [_looked(0.03, False)] * 2 + told, target=0.95) == pytest.approx(0.01)
     # with 3 told earlier, 5% of 3.23 is 0.16: only the 0.001 ones fit, and the bar stops at the
     # resolution of the Monte Carlo
-    assert last_look_bar(untold + told[:3]) == MIN_LAST_LOOK_BAR
-    # a lower target allows a higher bar, but never above the default
+    assert last_look_bar(untold + told[:3], target=0.95) == MIN_LAST_LOOK_BAR
+    # when every risk seen fits under, the bar stays at the default
     assert last_look_bar(untold + told, target=0.5) == DEFAULT_LAST_LOOK_BAR
     # too few last looks seen: the default
-    assert last_look_bar(untold[:40] + told) == DEFAULT_LAST_LOOK_BAR
+    assert last_look_bar(untold[:40] + told, target=0.95) == DEFAULT_LAST_LOOK_BAR
+
+
+def test_the_share_to_announce_is_a_setting(settings) -> None:  # type: ignore[no-untyped-def]
+    looks = [_looked(0.001, False)] * 90 + [_looked(0.01, False)] * 10 + [_looked(None, True)] * 5
+    # 0.09 + 0.10 + 5 = 5.19 expected: 5% of it (0.26) fits every risk, 2% (0.10) only the 0.001 ones
+    settings.TENURE_FIELD_ANNOUNCE_TARGET = 0.95
+    assert last_look_bar(looks) == DEFAULT_LAST_LOOK_BAR
+    settings.TENURE_FIELD_ANNOUNCE_TARGET = 0.98
+    assert last_look_bar(looks) == MIN_LAST_LOOK_BAR
+    settings.TENURE_FIELD_ANNOUNCE_TARGET = 1.5
+    with pytest.raises(ImproperlyConfigured, match="between 0 and 1"):
+        last_look_bar(looks)
 
 
 def test_learning_stores_the_last_look_bar_and_predictions_use_it() -> None:
