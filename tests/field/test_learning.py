@@ -122,7 +122,7 @@ def test_the_command_line_learns_and_reports(tmp_path) -> None:  # type: ignore[
 
     out = io.StringIO()
     call_command("field", "learn", stdout=out)
-    assert '"model_level": 0.9' in out.getvalue()
+    assert '"model_level": 0.9' in out.getvalue() and '"last_look_bar": 0.05' in out.getvalue()
     chart = tmp_path / "coverage.svg"
     call_command("field", "report", "--days", "30", "--chart", str(chart), stdout=io.StringIO())
     assert chart.read_text().startswith("<svg")
@@ -173,3 +173,10 @@ def test_learning_stores_the_last_look_bar_and_predictions_use_it() -> None:
     Appointment.objects.update(last_look_risk=0.2)  # far more misses expected than 5% of them allows
     assert learn(at(DAY, 0)).last_look_bar == MIN_LAST_LOOK_BAR
     assert Models.load().calibration.last_look_bar == MIN_LAST_LOOK_BAR
+
+
+def test_the_admin_lists_calibrations_with_their_last_look_bar(admin_client) -> None:  # type: ignore[no-untyped-def]
+    learn(at(DAY, 0))
+    page = admin_client.get("/admin/field/windowcalibration/")
+    assert page.status_code == 200
+    assert "Last look bar" in page.content.decode()

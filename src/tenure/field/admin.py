@@ -85,4 +85,11 @@ class DurationProfileAdmin(ReadOnly):
 
 @admin.register(WindowCalibration)
 class WindowCalibrationAdmin(ReadOnly):
-    list_display = ("fitted_at", "target_coverage", "model_level", "observed_coverage", "samples")
+    list_display = (
+        "fitted_at",
+        "target_coverage",
+        "model_level",
+        "observed_coverage",
+        "samples",
+        "last_look_bar",
+    )

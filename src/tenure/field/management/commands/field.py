@@ -79,6 +79,7 @@ class Command(BaseCommand):
                         "promises_scored": row.samples,
                         "travel_log_bias": round(row.travel_log_bias, 3),
                         "travel_log_sigma": round(row.travel_log_sigma, 3),
+                        "last_look_bar": round(row.last_look_bar, 4),
                     }
                 )
             )
