@@ -233,6 +233,10 @@ class Models:
     def noise(self) -> TravelNoise:
         return self.calibration.noise
 
+    @property
+    def last_look_bar(self) -> float:
+        return self.calibration.last_look_bar
+
     @classmethod
     def load(cls, travel: TravelModel | None = None, seed: int = 0) -> Models:
         return cls(

@@ -347,7 +347,7 @@ def repredict(
         stop.miss_probability = float(np.mean(leg.raw > ts(end)))
         stop.predicted_at = now
         changed.append(stop)
-        threshold = notice_threshold(stop, now, models.level, models.calibration.last_look_bar)
+        threshold = notice_threshold(stop, now, models.level, models.last_look_bar)
         if in_last_look(stop, now) and stop.notice_sent_at is None:
             stop.last_look_risk = stop.miss_probability  # what the bar is learned from
         if stop.miss_probability > threshold and now < end and stop.status in AHEAD_STATUSES:

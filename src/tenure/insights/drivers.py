@@ -444,9 +444,8 @@ def find_drivers(
 
     rng = np.random.default_rng(seed)
     draws = rng.multivariate_normal(fit.beta, fit.covariance, size=DRAWS, method="eigh")
-    points, requests = failure_events(
-        timeline, slow_hours, since=year_start
-    )  # for the counts of the last year
+    # Only the last year's failures: they are what the "last year" counts and departments are made of.
+    points, requests = failure_events(timeline, slow_hours, since=year_start)
     drivers: list[Driver] = []
     for j, failure in enumerate(usable):
         counts = panel.columns[failure.key][recent]

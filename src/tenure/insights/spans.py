@@ -37,7 +37,8 @@ class Timeline(Protocol):
 
 @dataclass(frozen=True)
 class TimelinePart:
-    """Some customers' rows of a timeline: what `restricted_to` returns."""
+    """Part of a timeline (some customers, some events, or only the columns a caller read). Unlike
+    `TimelineExtract` it does not insist on every column of the extract's schema."""
 
     events: pa.Table
     customers: pa.Table
