@@ -95,8 +95,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def smtp_server(out_dir: Path, processes: int = 1) -> Iterator[int]:
-    """`processes` aiosmtpd processes on one port, each writing `received-<n>.tsv` in `out_dir`."""
+def smtp_server(out_dir: Path, processes: int = 1, sink: str = "lean") -> Iterator[int]:
+    """`processes` SMTP server processes on one port, each writing `received-<n>.tsv` in `out_dir`.
+
+    `sink` is "lean" (`smtp_sink.py`) or "aiosmtpd" (the server the tests use; about 1 ms of CPU a message).
+    """
     port = free_port()
     servers = [
         subprocess.Popen(
@@ -104,6 +107,8 @@ def smtp_server(out_dir: Path, processes: int = 1) -> Iterator[int]:
                 sys.executable,
                 __file__,
                 "smtp-server",
+                "--sink",
+                sink,
                 "--port",
                 str(port),
                 "--out",
@@ -212,11 +217,11 @@ def send_probes(port: int, client: int, messages: int) -> None:
     smtp.quit()
 
 
-def smtp_ceiling(processes: int, clients: int, messages: int = 4000) -> float:
+def smtp_ceiling(processes: int, clients: int, sink: str, messages: int = 4000) -> float:
     """Messages a second `clients` plain smtplib clients (one connection each, as each worker holds one) get
     through the same server processes, nothing else involved: the most the workers could deliver to it on
     this machine right now."""
-    with tempfile.TemporaryDirectory() as tmp, smtp_server(Path(tmp), processes) as port:
+    with tempfile.TemporaryDirectory() as tmp, smtp_server(Path(tmp), processes, sink) as port:
         share = messages // clients
         runs = [
             subprocess.Popen(
@@ -461,6 +466,7 @@ def run_once(
     seed: int = 1,
     profile_dir: Path | None = None,
     smtp_processes: int = 1,
+    sink: str = "lean",
 ) -> dict[str, Any]:
     """Queue, deliver with `workers` worker processes (killing one `kills` times), count at the server."""
     from django.db import connection
@@ -474,7 +480,7 @@ def run_once(
     due = (enroll_due if via_journeys else queue_due)(run, customer_ids, parked, spread)
     count = len(due)
     connection.close()
-    with smtp_server(logs, smtp_processes) as port:
+    with smtp_server(logs, smtp_processes, sink) as port:
         pool = Workers(worker_env(database_url, data_dir, port, workers), logs, profile_dir)
         for _ in range(workers):
             pool.start()
@@ -586,12 +592,23 @@ def main(argv: list[str] | None = None) -> None:
         default=2,
         help="aiosmtpd processes sharing the port, so the SMTP server is not the limit (default: %(default)s)",
     )
+    parser.add_argument(
+        "--sink",
+        choices=["lean", "aiosmtpd"],
+        default="lean",
+        help="the SMTP server: lean (smtp_sink.py, counts only) or aiosmtpd (default: %(default)s)",
+    )
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--client", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.mode == "smtp-server":
-        serve_smtp(args.port, args.out)
+        if args.sink == "aiosmtpd":
+            serve_smtp(args.port, args.out)
+        else:
+            from smtp_sink import serve
+
+            serve(args.port, args.out)
         return
     if args.mode == "smtp-client":
         send_probes(args.port, args.client, args.count)
@@ -621,6 +638,7 @@ def main(argv: list[str] | None = None) -> None:
                 "via_journeys": not args.outbox_only,
                 "profile_dir": args.profile,
                 "smtp_processes": args.smtp_processes,
+                "sink": args.sink,
             }
             result: dict[str, Any] = {
                 "bench": "journeys-outbox",
@@ -630,7 +648,8 @@ def main(argv: list[str] | None = None) -> None:
                 "spread_s": args.spread,
                 "setup_s": round(setup_s, 1),
                 "smtp_processes": args.smtp_processes,
-                "smtp_server_alone_per_s": round(smtp_ceiling(args.smtp_processes, workers), 1),
+                "sink": args.sink,
+                "smtp_server_alone_per_s": round(smtp_ceiling(args.smtp_processes, workers, args.sink), 1),
                 "goals": GOALS,
             }
             if not args.skip_clean:
