@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,7 +191,7 @@ def worker_env(database_url: str, data_dir: Path, smtp_port: int, workers: int) 
         "TENURE_EMAIL_HOST": "127.0.0.1",
         "TENURE_EMAIL_PORT": str(smtp_port),
         "TENURE_EMAIL_FROM": SENDER,
-        "TENURE_OUTBOX_DRAINERS": str(workers),
+        "TENURE_DRAINERS": str(workers),
         # Crash recovery on a bench scale: a dead worker's tasks are re-queued after 3 s, its claimed
         # messages are due again after 20 s (the adapter timeout is 5 s, so no send can outlive a claim).
         "TENURE_WORKER_HEARTBEAT_SECONDS": "0.5",
@@ -444,6 +444,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def per_bucket(times: Iterable[float], start: float, width: float) -> list[int]:
+    """How many of `times` fell in each `width`-second bucket from `start` (the first due time)."""
+    counts: list[int] = []
+    for at in times:
+        bucket = max(0, int((at - start) // width))
+        counts.extend([0] * (bucket + 1 - len(counts)))
+        counts[bucket] += 1
+    return counts
+
+
 def received(out_dir: Path) -> list[tuple[str, float]]:
     """Every copy any server process accepted, in the order accepted."""
     lines = [line for out in out_dir.glob("received-*.tsv") for line in out.read_bytes().splitlines()]
@@ -525,6 +535,7 @@ def run_once(
         "lost": len(lost),
         "duplicated": len(copies) - len(first_seen),
         "foreign": len(set(first_seen) - set(due)),
+        "delivered_per_10s": per_bucket(first_seen.values(), first_due.timestamp(), 10.0),
         "not_sent_in_db": not_sent(run),
     }
 

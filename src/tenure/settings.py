@@ -183,6 +183,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("TENURE_MAX_BODY_BYTES", 16 * 1
 TENURE_WORKER_STALE_SECONDS = float(os.environ.get("TENURE_WORKER_STALE_SECONDS", 60))
 TENURE_WORKER_HEARTBEAT_SECONDS = float(os.environ.get("TENURE_WORKER_HEARTBEAT_SECONDS", 5))
 TENURE_SWEEP_INTERVAL_SECONDS = float(os.environ.get("TENURE_SWEEP_INTERVAL_SECONDS", 5))
+# When a sweep finds more due than one batch: how many drain tasks may run at once (one per worker you want
+# busy) and how long one runs before handing over (see core/drain.py).
+TENURE_DRAINERS = int(os.environ.get("TENURE_DRAINERS", 2))
+TENURE_DRAIN_SECONDS = float(os.environ.get("TENURE_DRAIN_SECONDS", 10))
 # A customer with no activity for this many days is marked lapsed by the sweeper.
 TENURE_LAPSE_AFTER_DAYS = int(os.environ.get("TENURE_LAPSE_AFTER_DAYS", 180))
 # Phone numbers written without a country code are read in this region (ISO 3166 code).

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from tenure.core.drain import drain, registered_batches
 from tenure.core.models import Event
 from tenure.core.outbox_models import OutboundMessage
 from tenure.core.sweeper import registered_sweepers
@@ -17,13 +18,14 @@ from tenure.customers.services import create_customer
 from tenure.journeys.models import Enrollment, Journey, MessageTemplate, StepRun, Task
 from tenure.journeys.runner import run_due
 from tenure.journeys.services import enroll, enroll_many
-from tenure.journeys.tasks import drain
+from tests.loopback import ReceivedMail
 
 pytestmark = pytest.mark.django_db
 
 
-def test_runner_is_registered_as_a_sweeper() -> None:
+def test_runner_is_registered_as_a_sweeper_and_for_drains() -> None:
     assert registered_sweepers()["journeys.steps"] is run_due
+    assert list(registered_batches()) == ["core.outbox", "journeys.steps"]
 
 
 def test_steps_run_once_and_the_timer_moves(
@@ -91,10 +93,14 @@ def test_reentry_rules(
     assert enroll(journey=after, customer=customer, trigger_key="b") is not None
 
 
-def test_bulk_enrollment_runs_in_batches(
-    make_journey: Callable[..., Journey], hello_template: MessageTemplate, settings: object
+def test_bulk_enrollment_runs_in_batches_and_a_drain_runs_steps_and_deliveries(
+    make_journey: Callable[..., Journey],
+    hello_template: MessageTemplate,
+    settings: object,
+    smtp_server: ReceivedMail,
 ) -> None:
     settings.TENURE_JOURNEY_BATCH_SIZE = 7  # type: ignore[attr-defined]
+    settings.TENURE_OUTBOX_BATCH_SIZE = 5  # type: ignore[attr-defined]
     customers = [
         create_customer(name=f"C{i}", identities=[("email", f"c{i}@example.com")]) for i in range(20)
     ]
@@ -104,12 +110,16 @@ def test_bulk_enrollment_runs_in_batches(
     assert enroll_many(journey=journey, customer_ids=ids, trigger_key="broadcast:1") == 0
     now = timezone.now()
     assert run_due(now) == 7
-    # The batch was full: drains are queued so every worker can help; one runs the rest here.
+    # The batch was full: drains are queued so every worker can help; one runs the rest here, the
+    # remaining 13 steps and the delivery of all 20 messages they and the sweep queued.
     drains = DBTaskResult.objects.filter(task_path=drain.module_path, status="READY")
     assert drains.count() == 2
-    assert drain.call() == 13
-    assert OutboundMessage.objects.count() == 20
+    assert drain.call() == 13 + 20
     assert Enrollment.objects.filter(journey=journey, state="completed").count() == 20
+    assert OutboundMessage.objects.filter(status="sent").count() == 20
+    assert sorted(str(message["To"]) for message in smtp_server.messages) == sorted(
+        f"c{i}@example.com" for i in range(20)
+    )
 
 
 def test_a_step_that_cannot_run_fails_the_enrollment_with_the_reason(

@@ -11,9 +11,9 @@ class CoreConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from tenure.core.outbox.checks import check_sending_timeout
-        from tenure.core.outbox.delivery import register as register_outbox_sweeper
+        from tenure.core.outbox.delivery import register as register_outbox
         from tenure.core.roles import ensure_roles
 
         post_migrate.connect(ensure_roles, dispatch_uid="tenure.core.ensure_roles")
-        register_outbox_sweeper()
+        register_outbox()
         checks.register(check_sending_timeout)

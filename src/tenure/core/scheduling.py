@@ -17,7 +17,7 @@ from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 
-def _lock(using: str, task_path: str) -> None:
+def lock_scheduling(using: str, task_path: str) -> None:
     """Serialise scheduling of one task for the rest of the transaction."""
     connection = connections[using]
     if connection.vendor == "postgresql":
@@ -37,7 +37,7 @@ def enqueue_once(task: Any, *, run_after: dt.datetime | None = None, waiting_onl
     )
     with transaction.atomic():
         pending = DBTaskResult.objects.filter(task_path=task.module_path, status__in=statuses)
-        _lock(pending.db, task.module_path)
+        lock_scheduling(pending.db, task.module_path)
         if pending.exists():
             return False
         task.using(run_after=run_after or timezone.now()).enqueue()

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from tenure.core.drain import start_drains
 from tenure.core.outbox import policy
 from tenure.core.outbox.rows import insert_rows
 from tenure.core.outbox.services import Draft, queue_messages
@@ -322,7 +323,10 @@ def run_due(now: dt.datetime) -> int:
     limit = batch_size()
     taken = run_batch(now, limit)
     if taken >= limit:
-        from tenure.journeys.tasks import start_drains
-
         start_drains()
     return taken
+
+
+def run_next_batch(now: dt.datetime) -> int:
+    """One batch of the configured size, for drain tasks (`core.drain`)."""
+    return run_batch(now, batch_size())

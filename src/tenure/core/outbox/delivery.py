@@ -20,6 +20,7 @@ import time
 from django.db import transaction
 from django.utils import timezone
 
+from tenure.core.drain import register_batch, start_drains
 from tenure.core.outbox import fallback, rows
 from tenure.core.outbox.base import Adapter, PermanentSendError, SendError
 from tenure.core.outbox.claim import Claim, claim_batch
@@ -38,6 +39,7 @@ MAX_RETRY_DELAY = dt.timedelta(hours=6)
 
 def register() -> None:
     register_sweeper("core.outbox", deliver_due)
+    register_batch("core.outbox", deliver_batch)
 
 
 def _ours(message: OutboundMessage) -> bool:
@@ -173,7 +175,5 @@ def deliver_due(now: dt.datetime) -> int:
     config = current()
     handled = deliver_batch(now, config)
     if handled >= config.batch_size:
-        from tenure.core.outbox.tasks import start_drains
-
-        start_drains(config)
+        start_drains()
     return handled

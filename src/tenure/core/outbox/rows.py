@@ -66,19 +66,24 @@ def _array_of(field: models.Field[Any, Any]) -> str:
     return f"%s::{str(field.db_type(connection)).split('(')[0]}[]"
 
 
-def insert_rows(objs: Sequence[models.Model], *, ignore_conflicts: bool = False) -> None:
+def insert_rows(
+    objs: Sequence[models.Model], *, ignore_conflicts: bool = False, returning: Sequence[str] = ()
+) -> list[tuple[Any, ...]]:
     """Insert unsaved instances of one model: one statement per chunk the database allows.
 
     Like `bulk_create` without primary keys set on the instances and without signals. With
     `ignore_conflicts`, rows that would break a unique constraint are skipped (`ON CONFLICT DO NOTHING`,
-    which SQLite and PostgreSQL both accept).
+    which SQLite and PostgreSQL both accept). `returning`: column names; the values of those columns
+    for each inserted row (skipped rows return nothing), in no promised order.
     """
     if not objs:
-        return
+        return []
     meta = objs[0]._meta
     fields = [field for field in meta.concrete_fields if not isinstance(field, AutoFieldMixin)]
     columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)
-    conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    if returning:
+        tail += " RETURNING " + ", ".join(connection.ops.quote_name(name) for name in returning)
     into = f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns})"
     rows = [
         [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields] for obj in objs
@@ -88,16 +93,20 @@ def insert_rows(objs: Sequence[models.Model], *, ignore_conflicts: bool = False)
             # One array per column: the statement text stays short whatever the batch size, so psycopg
             # does not re-parse thousands of placeholders per batch (a fifth of a worker's time at scale).
             arrays = ", ".join(_array_of(field) for field in fields)
-            sql = f"{into} SELECT * FROM UNNEST({arrays}){conflict}"  # noqa: S608
+            sql = f"{into} SELECT * FROM UNNEST({arrays}){tail}"  # noqa: S608
             cursor.execute(sql, [list(column) for column in zip(*rows, strict=True)])
-            return
+            return list(cursor.fetchall()) if returning else []
         row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        inserted: list[tuple[Any, ...]] = []
         chunk = max(1, connection.ops.bulk_batch_size(fields, objs))
         for start in range(0, len(rows), chunk):
             part = rows[start : start + chunk]
             # Only quoted names from the model go into the text; every value is a parameter.
-            sql = f"{into} VALUES {', '.join([row] * len(part))}{conflict}"
+            sql = f"{into} VALUES {', '.join([row] * len(part))}{tail}"
             cursor.execute(sql, [value for values in part for value in values])
+            if returning:
+                inserted.extend(cursor.fetchall())
+        return inserted
 
 
 def update_rows(messages: Sequence[OutboundMessage], fields: Sequence[str]) -> None:

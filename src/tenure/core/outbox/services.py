@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.utils import timezone
 
 from tenure.core.outbox.events import event_for, record_new, save_events
@@ -108,30 +108,38 @@ def queue_messages(drafts: Sequence[Draft]) -> dict[str, OutboundMessage]:
                 {f"{index}.{name}": messages for name, messages in error.message_dict.items()}
             ) from None
     now = timezone.now()
-    keys = [draft.idempotency_key for draft in drafts]
-    with transaction.atomic():
-        insert_rows(
-            [
-                OutboundMessage(
-                    customer_id=draft.customer_id,
-                    channel=draft.channel,
-                    purpose=draft.purpose,
-                    body=draft.body,
-                    subject=draft.subject,
-                    template=draft.template,
-                    recipient=draft.recipient,
-                    in_reply_to=draft.in_reply_to,
-                    idempotency_key=draft.idempotency_key,
-                    send_after=draft.send_after or now,
-                )
-                for draft in drafts
-            ],
-            ignore_conflicts=True,
+    staged: dict[str, OutboundMessage] = {}
+    for draft in drafts:
+        staged.setdefault(
+            draft.idempotency_key,
+            OutboundMessage(
+                customer_id=draft.customer_id,
+                channel=draft.channel,
+                purpose=draft.purpose,
+                body=draft.body,
+                subject=draft.subject,
+                template=draft.template,
+                recipient=draft.recipient,
+                in_reply_to=draft.in_reply_to,
+                idempotency_key=draft.idempotency_key,
+                send_after=draft.send_after or now,
+            ),
         )
-        rows = {
-            message.idempotency_key: message
-            for message in OutboundMessage.objects.filter(idempotency_key__in=keys)
-        }
+    with transaction.atomic():
+        inserted = insert_rows(
+            list(staged.values()), ignore_conflicts=True, returning=("idempotency_key", "id")
+        )
+        rows: dict[str, OutboundMessage] = {}
+        for key, pk in inserted:
+            message = rows[key] = staged[key]
+            message.pk = pk
+            message._state.adding = False
+            message._state.db = DEFAULT_DB_ALIAS
+        if queued_before := [key for key in staged if key not in rows]:
+            rows.update(
+                (message.idempotency_key, message)
+                for message in OutboundMessage.objects.filter(idempotency_key__in=queued_before)
+            )
         save_events(
             event_for(message, "message.queued", subject=message.subject) for message in rows.values()
         )

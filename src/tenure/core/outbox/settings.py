@@ -41,9 +41,6 @@ class OutboxSettings:
     retry_base_seconds: float
     sending_timeout_seconds: float
     batch_size: int
-    # How many drain tasks may deliver at once (one per worker you want busy), and how long one runs.
-    drainers: int
-    drain_seconds: float
     public_url: str
     unsubscribe_max_age_days: int
 
@@ -86,8 +83,6 @@ def current() -> OutboxSettings:
         # Longer than any adapter timeout: a row still `sending` after this is taken to be orphaned.
         sending_timeout_seconds=float(_get("TENURE_OUTBOX_SENDING_TIMEOUT_SECONDS", "300")),
         batch_size=int(_get("TENURE_OUTBOX_BATCH_SIZE", "200")),
-        drainers=int(_get("TENURE_OUTBOX_DRAINERS", "2")),
-        drain_seconds=float(_get("TENURE_OUTBOX_DRAIN_SECONDS", "10")),
         public_url=_get("TENURE_PUBLIC_URL", "").rstrip("/"),
         unsubscribe_max_age_days=int(_get("TENURE_UNSUBSCRIBE_MAX_AGE_DAYS", "400")),
     )
