@@ -41,13 +41,15 @@ class StatusUpdate:
 
 
 def _locked(provider_id: str, channel: str) -> OutboundMessage:
+    if not provider_id:
+        raise UnknownMessage(provider_id)
     message = (
         OutboundMessage.objects.select_for_update()
         .filter(provider_id=provider_id, channel=channel)
         .order_by("-id")
         .first()
     )
-    if message is None or not provider_id:
+    if message is None:
         raise UnknownMessage(provider_id)
     return message
 

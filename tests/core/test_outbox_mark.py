@@ -1,0 +1,70 @@
+"""The `sent` mark applies only while the claim is ours; bulk queueing keeps the first draft of a key."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from tenure.core.models import Event
+from tenure.core.outbox import rows
+from tenure.core.outbox.services import Draft, queue_messages
+from tenure.core.outbox_models import MessageStatus, OutboundMessage
+
+from .test_outbox import customer_with, queue
+
+pytestmark = pytest.mark.django_db
+
+
+def claimed(attempts: int = 1) -> OutboundMessage:
+    message = queue(customer_with(("email", "ada@customer.example")), "mark-1")
+    OutboundMessage.objects.filter(pk=message.pk).update(
+        status=MessageStatus.SENDING, attempts=attempts, recipient="ada@customer.example"
+    )
+    message.refresh_from_db()
+    return message
+
+
+def test_the_mark_keeps_the_row_due_until_its_event_is_written() -> None:
+    message = claimed()
+    sent_at = timezone.now()
+    event_due = sent_at + dt.timedelta(seconds=30)
+
+    assert rows.mark_sent(message, "<id-1@example>", sent_at, event_due) is True
+
+    message.refresh_from_db()
+    assert (message.status, message.provider_id, message.sent_at, message.send_after) == (
+        MessageStatus.SENT,
+        "<id-1@example>",
+        sent_at,
+        event_due,
+    )
+
+
+def test_a_row_another_worker_took_over_is_not_marked() -> None:
+    message = claimed(attempts=1)
+    # Our claim expired and another worker claimed the row again (attempt 2).
+    OutboundMessage.objects.filter(pk=message.pk).update(attempts=2)
+
+    assert rows.mark_sent(message, "<id-1@example>", timezone.now(), timezone.now()) is False
+
+    message.refresh_from_db()
+    assert (message.status, message.provider_id) == (MessageStatus.SENDING, "")
+
+
+def test_a_key_twice_in_one_call_queues_the_first_draft_once() -> None:
+    customer = customer_with(("email", "ada@customer.example"))
+    drafts = [
+        Draft(
+            customer_id=customer.pk, channel="email", purpose="transactional", body=body, idempotency_key="k"
+        )
+        for body in ("first", "second")
+    ]
+
+    queued = queue_messages(drafts)
+
+    assert list(queued) == ["k"]
+    assert queued["k"].pk == OutboundMessage.objects.get().pk
+    assert OutboundMessage.objects.get().body == "first"
+    assert Event.objects.filter(kind="message.queued").count() == 1
