@@ -456,7 +456,8 @@ def per_bucket(times: Iterable[float], start: float, width: float) -> list[int]:
 
 def received(out_dir: Path) -> list[tuple[str, float]]:
     """Every copy any server process accepted, in the order accepted."""
-    lines = [line for out in out_dir.glob("received-*.tsv") for line in out.read_bytes().splitlines()]
+    # A server may be half-way through writing its last line: only whole lines count.
+    lines = [line for out in out_dir.glob("received-*.tsv") for line in out.read_bytes().split(b"\n")[:-1]]
     copies = [(mid.decode(), float(at)) for mid, _, at in (line.partition(b"\t") for line in lines)]
     return sorted(copies, key=lambda copy: copy[1])
 
@@ -665,6 +666,7 @@ def main(argv: list[str] | None = None) -> None:
             }
             if not args.skip_clean:
                 result["clean"] = run_once(run="clean", kills=0, **common)
+                print(json.dumps({"clean": result["clean"]}), file=sys.stderr, flush=True)
             result["crash"] = run_once(run="crash", kills=args.kills, **common)
             connection.close()
     print(json.dumps(result))

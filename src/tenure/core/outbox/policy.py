@@ -93,7 +93,7 @@ class CapLedger:
         )
         self.sent: dict[int, list[dt.datetime]] = defaultdict(list)
         self.in_flight: dict[int, set[int]] = defaultdict(set)
-        rows = proactive.filter(recently_sent | maybe_delivered)
+        rows = proactive.filter(recently_sent | maybe_delivered).order_by()
         for customer_id, pk, status, sent_at in rows.values_list("customer_id", "pk", "status", "sent_at"):
             if status != MessageStatus.SENT:
                 self.in_flight[customer_id].add(pk)
