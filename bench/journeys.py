@@ -1,7 +1,7 @@
 """Outbox at scale: N messages falling due within one minute, delivered by real `tenure worker` processes to a
-loopback SMTP server that writes down every Message-ID it accepts: `--smtp-processes` aiosmtpd processes
+loopback SMTP server that writes down every Message-ID it accepts: `--smtp-processes` server processes
 sharing one port (SO_REUSEPORT), each with its own file, merged for counting, so that one server process is
-not the limit. `smtp_server_alone_per_s` is what plain smtplib clients (one per worker, in parallel) get
+not the limit. The server is `smtp_sink.py` (lean, counts only) or, with `--sink aiosmtpd`, aiosmtpd. `smtp_server_alone_per_s` is what plain smtplib clients (one per worker, in parallel) get
 through the same servers in the same run: the measuring tool's own ceiling.
 
 Two runs: a clean one (time until all are delivered, timer lag p99 = delivery time - due time), then a
@@ -602,7 +602,7 @@ def main(argv: list[str] | None = None) -> None:
         "--smtp-processes",
         type=int,
         default=2,
-        help="aiosmtpd processes sharing the port, so the SMTP server is not the limit (default: %(default)s)",
+        help="SMTP server processes sharing the port, so one is not the limit (default: %(default)s)",
     )
     parser.add_argument(
         "--sink",
