@@ -24,11 +24,20 @@ def free_port() -> int:
 
 class ReceivedMail:
     """An aiosmtpd handler that keeps every message it accepts, parsed; addresses in `refused` get a hard
-    bounce (550) at RCPT."""
+    bounce (550) at RCPT. It offers PIPELINING, as most servers do, unless `pipelining` is turned off."""
 
     def __init__(self) -> None:
         self.messages: list[email.message.EmailMessage] = []
         self.refused: set[str] = set()
+        self.pipelining = True
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if not self.pipelining:
+            return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if address in self.refused:

@@ -1,14 +1,17 @@
-"""The `sent` mark applies only while the claim is ours; bulk queueing keeps the first draft of a key."""
+"""The `sent` mark applies only while the claim is ours; bulk queueing keeps the first draft of a key; only rows
+in play hold a timer."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tenure.core.models import Event
 from tenure.core.outbox import rows
+from tenure.core.outbox.delivery import next_due
 from tenure.core.outbox.services import Draft, queue_messages
 from tenure.core.outbox_models import MessageStatus, OutboundMessage
 
@@ -68,3 +71,14 @@ def test_a_key_twice_in_one_call_queues_the_first_draft_once() -> None:
     assert queued["k"].pk == OutboundMessage.objects.get().pk
     assert OutboundMessage.objects.get().body == "first"
     assert Event.objects.filter(kind="message.queued").count() == 1
+
+
+def test_a_final_row_cannot_hold_a_timer_so_the_claim_needs_no_status_filter() -> None:
+    message = queue(customer_with(("email", "ada@customer.example")), "final-1")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        OutboundMessage.objects.filter(pk=message.pk).update(status=MessageStatus.FAILED)
+    OutboundMessage.objects.filter(pk=message.pk).update(status=MessageStatus.SUPPRESSED, send_after=None)
+
+    message.refresh_from_db()
+    assert (message.status, message.send_after) == (MessageStatus.SUPPRESSED, None)
+    assert next_due() is None

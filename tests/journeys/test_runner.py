@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
@@ -16,7 +17,7 @@ from tenure.core.sweeper import registered_sweepers
 from tenure.customers.models import Customer
 from tenure.customers.services import create_customer
 from tenure.journeys.models import Enrollment, Journey, MessageTemplate, StepRun, Task
-from tenure.journeys.runner import run_due
+from tenure.journeys.runner import next_due, run_due
 from tenure.journeys.services import enroll, enroll_many
 from tests.loopback import ReceivedMail
 
@@ -53,6 +54,7 @@ def test_steps_run_once_and_the_timer_moves(
     enrollment.refresh_from_db()
     assert enrollment.position == 2 and enrollment.state == "active"
     assert enrollment.next_step_at == now + dt.timedelta(days=2)
+    assert next_due() == enrollment.next_step_at
     first = OutboundMessage.objects.get()
     assert (first.channel, first.subject, first.body) == ("email", "Hello Ada", "Hi Ada!")
     assert first.idempotency_key == f"journey:{enrollment.pk}:hello"
@@ -160,3 +162,14 @@ def test_the_customers_language_picks_the_template(
         OutboundMessage.objects.filter(template__startswith="hello:").values_list("customer_id", "body")
     )
     assert bodies == {german.pk: "Hallo Karl!", french.pk: "Hi Marie!"}
+
+
+def test_only_an_active_enrollment_holds_a_timer(
+    customer: Customer, make_journey: Callable[..., Journey], hello_template: MessageTemplate
+) -> None:
+    enrollment = enroll(journey=make_journey(), customer=customer, trigger_key="manual:1")
+    assert enrollment is not None and enrollment.next_step_at is not None
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Enrollment.objects.filter(pk=enrollment.pk).update(state="exited")
+    enrollment.refresh_from_db()
+    assert enrollment.state == "active"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -24,23 +25,38 @@ from django_tasks_db.models import DBTaskResult
 from tenure.core.scheduling import lock_scheduling
 
 BatchRunner = Callable[[dt.datetime], int]
+NextDue = Callable[[], dt.datetime | None]
 
 # Below the default 0: a waiting sweep runs before another drain.
 DRAIN_PRIORITY = -10
-# With nothing due, a drain looks again this often, for up to IDLE_WAIT_SECONDS, before it exits.
+# With nothing due, a drain stays only if something falls due within IDLE_WAIT_SECONDS (or is due but
+# held by another worker's claim), looking again this often.
 IDLE_POLL_SECONDS = 0.1
 IDLE_WAIT_SECONDS = 1.0
 
-_BATCHES: dict[str, BatchRunner] = {}
+
+@dataclass(frozen=True)
+class Stage:
+    run_batch: BatchRunner
+    next_due: NextDue
 
 
-def register_batch(name: str, runner: BatchRunner) -> None:
-    """`runner(now)` claims and handles one batch of due work and returns how many rows it handled."""
-    _BATCHES[name] = runner
+_STAGES: dict[str, Stage] = {}
+
+
+def register_batch(name: str, runner: BatchRunner, next_due: NextDue) -> None:
+    """`runner(now)` claims and handles one batch of due work and returns how many rows it handled;
+    `next_due()` is when the stage's next row falls due (None when nothing waits), one indexed read."""
+    _STAGES[name] = Stage(runner, next_due)
 
 
 def registered_batches() -> dict[str, BatchRunner]:
-    return dict(_BATCHES)
+    return {name: stage.run_batch for name, stage in _STAGES.items()}
+
+
+def soonest_due() -> dt.datetime | None:
+    """When the next row of any stage falls due; None when no stage has anything waiting."""
+    return min(filter(None, (stage.next_due() for stage in _STAGES.values())), default=None)
 
 
 def start_drains(*, replacing_self: bool = False) -> int:
@@ -58,12 +74,12 @@ def start_drains(*, replacing_self: bool = False) -> int:
 
 def run_each_batch() -> int:
     """One batch of every registered kind of work, in registration order; how many rows they handled."""
-    return sum(runner(timezone.now()) for runner in registered_batches().values())
+    return sum(stage.run_batch(timezone.now()) for stage in _STAGES.values())
 
 
 @task(priority=DRAIN_PRIORITY)
 def drain() -> int:
-    """Run batches until nothing has been due for a second or the time is up; returns the rows handled."""
+    """Run batches until nothing is due nor about to be, or the time is up; returns the rows handled."""
     stop_at = time.monotonic() + settings.TENURE_DRAIN_SECONDS
     idle_since: float | None = None
     handled = 0
@@ -74,7 +90,12 @@ def drain() -> int:
             idle_since = None
             continue
         idle_since = idle_since or time.monotonic()
-        if time.monotonic() - idle_since >= IDLE_WAIT_SECONDS:
+        soonest = soonest_due()
+        if (
+            soonest is None
+            or soonest > timezone.now() + dt.timedelta(seconds=IDLE_WAIT_SECONDS)
+            or time.monotonic() - idle_since >= IDLE_WAIT_SECONDS
+        ):
             return handled
         time.sleep(IDLE_POLL_SECONDS)
     start_drains(replacing_self=True)

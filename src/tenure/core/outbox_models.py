@@ -23,6 +23,11 @@ class MessageStatus(models.TextChoices):
     SUPPRESSED = "suppressed", "Suppressed"
 
 
+# The statuses a row may hold a timer in; failed and suppressed rows are final and never due.
+# SENT rows are due only when the worker that sent them died before writing their `message.sent` event.
+DUE_STATUSES = (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING, MessageStatus.SENT)
+
+
 class DeliveryStatus(models.TextChoices):
     """What the provider told us after it accepted the message (Twilio callbacks, bounce reports)."""
 
@@ -73,6 +78,15 @@ class OutboundMessage(models.Model):
         # "all queued" while half are sent), and PostgreSQL then read the cap ledger through it, 127 ms
         # a claim at 100,000 messages. The customer index serves the ledger; `send_after` is indexed
         # only where set, the rows waiting for a worker.
+        # A timer only on rows still in play, so the claim can select on the timer alone: a status filter
+        # beside it makes PostgreSQL guess (from missing or lagging statistics) that few rows match, and
+        # it then sorts every due row instead of reading the first ones off the index.
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(send_after__isnull=True) | models.Q(status__in=DUE_STATUSES),
+                name="outbox_timer_only_while_due",
+            )
+        ]
         indexes = [
             models.Index(fields=["customer", "status", "sent_at"], name="outbox_customer_sent_idx"),
             models.Index(

@@ -13,11 +13,11 @@ class JourneysConfig(AppConfig):
         from tenure.core.sweeper import register_sweeper
         from tenure.journeys.builtins import seed_builtins
         from tenure.journeys.models import Journey
-        from tenure.journeys.runner import run_due, run_next_batch
+        from tenure.journeys.runner import next_due, run_due, run_next_batch
         from tenure.journeys.triggers import forget_index, on_event_saved
 
         register_sweeper("journeys.steps", run_due)
-        register_batch("journeys.steps", run_next_batch)
+        register_batch("journeys.steps", run_next_batch, next_due)
         post_save.connect(on_event_saved, sender=Event, dispatch_uid="tenure.journeys.on_event")
         post_save.connect(forget_index, sender=Journey, dispatch_uid="tenure.journeys.forget_on_save")
         post_delete.connect(forget_index, sender=Journey, dispatch_uid="tenure.journeys.forget_on_delete")

@@ -106,7 +106,13 @@ class Enrollment(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["journey", "customer", "trigger_key"], name="enrollment_once_per_trigger"
-            )
+            ),
+            # Only active enrollments have a timer, so the step runner claims on the timer alone (see
+            # `core.outbox_models.OutboundMessage` for why a second filter there misleads PostgreSQL).
+            models.CheckConstraint(
+                condition=models.Q(next_step_at__isnull=True) | models.Q(state=EnrollmentState.ACTIVE),
+                name="enrollment_timer_only_while_active",
+            ),
         ]
         indexes = [models.Index(fields=["customer", "state"], name="enrollment_customer_state_idx")]
 

@@ -282,9 +282,8 @@ def advance(enrollment: Enrollment, batch: Batch) -> None:
 def run_batch(now: dt.datetime, limit: int) -> int:
     """Claim and run one batch in one transaction; returns how many enrollments it took."""
     with transaction.atomic():
-        enrollments = claim_due(
-            Enrollment.objects.filter(state=EnrollmentState.ACTIVE), "next_step_at", now, limit=limit
-        )
+        # Only active enrollments have a timer (a check constraint says so): no state filter needed.
+        enrollments = claim_due(Enrollment.objects.all(), "next_step_at", now, limit=limit)
         if not enrollments:
             return 0
         batch = Batch.load(enrollments, now)
@@ -325,6 +324,16 @@ def run_due(now: dt.datetime) -> int:
     if taken >= limit:
         start_drains()
     return taken
+
+
+def next_due() -> dt.datetime | None:
+    """When the next step falls due: the earliest timer (only active enrollments have one)."""
+    return (
+        Enrollment.objects.filter(next_step_at__isnull=False)
+        .order_by("next_step_at")
+        .values_list("next_step_at", flat=True)
+        .first()
+    )
 
 
 def run_next_batch(now: dt.datetime) -> int:

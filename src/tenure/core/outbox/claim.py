@@ -23,8 +23,6 @@ from tenure.core.outbox_models import MessageStatus, OutboundMessage
 from tenure.core.sweeper import claim_due
 from tenure.customers.models import Customer
 
-# SENT rows are due only when the worker that sent them died before writing their `message.sent` event.
-DUE_STATUSES = (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING, MessageStatus.SENT)
 UPDATED_FIELDS = ["channel", "recipient", "status", "attempts", "send_after", "last_error"]
 
 
@@ -88,7 +86,8 @@ def _apply_rules(
 def claim_batch(now: dt.datetime, config: OutboxSettings) -> Claim:
     with transaction.atomic():
         due = claim_due(
-            OutboundMessage.objects.filter(status__in=DUE_STATUSES),
+            # Only rows in play have a timer (a check constraint says so): no status filter needed.
+            OutboundMessage.objects.all(),
             "send_after",
             now,
             limit=config.batch_size,

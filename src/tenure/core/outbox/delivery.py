@@ -8,7 +8,7 @@ claim expires and is sent again, recognisably the same (same e-mail Message-ID /
 Delivery is therefore at least once, and a crash can repeat at most one message per worker.
 
 The `message.sent` events of a batch are written together after it; a sent row keeps a `send_after`
-until then, so if the worker dies first, a later claim writes them (see `claim.DUE_STATUSES`).
+until then, so if the worker dies first, a later claim writes them (see `DUE_STATUSES`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,17 @@ MAX_RETRY_DELAY = dt.timedelta(hours=6)
 
 def register() -> None:
     register_sweeper("core.outbox", deliver_due)
-    register_batch("core.outbox", deliver_batch)
+    register_batch("core.outbox", deliver_batch, next_due)
+
+
+def next_due() -> dt.datetime | None:
+    """When the next row falls due: the earliest timer (only rows in play have one)."""
+    return (
+        OutboundMessage.objects.filter(send_after__isnull=False)
+        .order_by("send_after")
+        .values_list("send_after", flat=True)
+        .first()
+    )
 
 
 def _ours(message: OutboundMessage) -> bool:

@@ -2,6 +2,9 @@
 
 Django's `EmailMessage` spends about half a millisecond building each message, which is most of the
 time a batch of a few hundred short texts takes; a plain-text message needs only a few headers and a body.
+Where the server offers PIPELINING (RFC 2920; most do), MAIL, RCPT and DATA go out in one write, so a
+message costs two round trips instead of four: to a relay across the internet that is most of the time
+a message takes.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from tenure.core.outbox_models import OutboundMessage
 
 MAX_LINE = 998  # RFC 5322 line limit, without CRLF
 ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+")
+LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 def message_id_for(idempotency_key: str, domain: str) -> str:
@@ -100,11 +104,44 @@ class EmailAdapter:
                     smtp.starttls()
                 if config.email_user:
                     smtp.login(config.email_user, config.email_password)
+                smtp.ehlo_or_helo_if_needed()  # the server's extensions, PIPELINING among them
             except BaseException:
                 smtp.close()
                 raise
             self._smtp = smtp
         return self._smtp
+
+    def _transaction(self, smtp: smtplib.SMTP, recipient: str, data: bytes) -> None:
+        """One mail transaction; raises smtplib's own errors, as `sendmail` would."""
+        if not smtp.has_extn("pipelining"):
+            smtp.sendmail(self.config.email_from, [recipient], data)
+            return
+        size = f" SIZE={len(data)}" if smtp.has_extn("size") else ""
+        smtp.send(f"MAIL FROM:<{self.config.email_from}>{size}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n")
+        # Every reply of the group is read, failed or not, so the next transaction starts in step.
+        (mail_code, mail_reply), (rcpt_code, rcpt_reply), (data_code, data_reply) = (
+            smtp.getreply(),
+            smtp.getreply(),
+            smtp.getreply(),
+        )
+        if data_code == 354 and (mail_code != 250 or rcpt_code not in (250, 251)):
+            # RFC 2920 forbids a 354 here, but should a server give one, end the empty message it opened.
+            smtp.send(b".\r\n")
+            smtp.getreply()
+        if mail_code != 250:
+            smtp.rset()
+            raise smtplib.SMTPSenderRefused(mail_code, mail_reply, self.config.email_from)
+        if rcpt_code not in (250, 251):
+            smtp.rset()
+            raise smtplib.SMTPRecipientsRefused({recipient: (rcpt_code, rcpt_reply)})
+        if data_code != 354:
+            smtp.rset()
+            raise smtplib.SMTPDataError(data_code, data_reply)
+        # `data` ends with CRLF (build_email); a line starting with "." gets a second one (RFC 5321 4.5.2).
+        smtp.send(LEADING_DOT.sub(b"..", data) + b".\r\n")
+        code, reply = smtp.getreply()
+        if code != 250:
+            raise smtplib.SMTPDataError(code, reply)
 
     def send(self, message: OutboundMessage) -> str:
         if not ADDRESS.fullmatch(message.recipient):
@@ -113,7 +150,7 @@ class EmailAdapter:
         message_id = message_id_for(message.idempotency_key, self.config.message_id_domain)
         data = build_email(message, self.config)
         try:
-            self._connection().sendmail(self.config.email_from, [message.recipient], data)
+            self._transaction(self._connection(), message.recipient, data)
         except smtplib.SMTPRecipientsRefused as error:
             self.close()
             code, reply = next(iter(error.recipients.values()), (0, b""))

@@ -82,7 +82,7 @@ def current() -> OutboxSettings:
         retry_base_seconds=float(_get("TENURE_OUTBOX_RETRY_BASE_SECONDS", "60")),
         # Longer than any adapter timeout: a row still `sending` after this is taken to be orphaned.
         sending_timeout_seconds=float(_get("TENURE_OUTBOX_SENDING_TIMEOUT_SECONDS", "300")),
-        batch_size=int(_get("TENURE_OUTBOX_BATCH_SIZE", "200")),
+        batch_size=int(_get("TENURE_OUTBOX_BATCH_SIZE", "500")),
         public_url=_get("TENURE_PUBLIC_URL", "").rstrip("/"),
         unsubscribe_max_age_days=int(_get("TENURE_UNSUBSCRIBE_MAX_AGE_DAYS", "400")),
     )

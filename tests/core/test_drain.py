@@ -1,0 +1,62 @@
+"""The drain task: it stays while work is due or about to be, and leaves at once when nothing waits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from django.utils import timezone
+
+from tenure.core import drain as drains
+
+
+@dataclass
+class CountingStage:
+    """A stage holding rows due at the given times; each batch handles the ones due by then."""
+
+    due: list[dt.datetime] = field(default_factory=list)
+    batches: int = 0
+
+    def run_batch(self, now: dt.datetime) -> int:
+        self.batches += 1
+        ready = [at for at in self.due if at <= now]
+        self.due = [at for at in self.due if at > now]
+        return len(ready)
+
+    def next_due(self) -> dt.datetime | None:
+        return min(self.due, default=None)
+
+
+@pytest.fixture
+def stage() -> Iterator[CountingStage]:
+    counting = CountingStage()
+    drains.register_batch("tests.counting", counting.run_batch, counting.next_due)
+    yield counting
+    drains._STAGES.pop("tests.counting")
+
+
+@pytest.mark.django_db
+def test_with_nothing_waiting_a_drain_leaves_after_one_look(stage: CountingStage) -> None:
+    assert drains.soonest_due() is None
+    assert drains.drain.call() == 0
+    assert stage.batches == 1
+
+
+@pytest.mark.django_db
+def test_a_drain_waits_for_work_due_within_a_second_and_handles_it(stage: CountingStage) -> None:
+    stage.due = [timezone.now() - dt.timedelta(seconds=1), timezone.now() + dt.timedelta(seconds=0.3)]
+    assert drains.drain.call() == 2
+    assert stage.batches > 2  # it looked again while the second row was not yet due
+    assert stage.due == []
+
+
+@pytest.mark.django_db
+def test_work_due_later_than_a_second_is_left_for_the_sweep(stage: CountingStage) -> None:
+    later = timezone.now() + dt.timedelta(minutes=5)
+    stage.due = [later]
+    assert drains.soonest_due() == later
+    assert drains.drain.call() == 0
+    assert stage.batches == 1
+    assert stage.due == [later]

@@ -1,0 +1,120 @@
+"""The e-mail adapter on the wire: pipelined mail transactions (RFC 2920) where the server offers them, one
+command at a time where it does not, and a refused recipient that fails alone."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+from pytest_django.fixtures import Settings as SettingsWrapper
+
+from tenure.core.outbox.base import PermanentSendError
+from tenure.core.outbox.email import EmailAdapter, message_id_for
+from tenure.core.outbox.settings import current
+from tenure.core.outbox_models import TRANSACTIONAL, OutboundMessage
+from tests.loopback import SENDER, ReceivedMail
+
+BODY = "Your order has shipped.\n.a line that starts with a dot\nThanks.\n"
+
+
+def message(recipient: str, key: str) -> OutboundMessage:
+    return OutboundMessage(
+        customer_id=1,
+        channel="email",
+        purpose=TRANSACTIONAL,
+        subject="Shipped",
+        body=BODY,
+        recipient=recipient,
+        idempotency_key=key,
+    )
+
+
+class StrictPipeliningServer(threading.Thread):
+    """Offers PIPELINING and answers MAIL, RCPT and DATA only once all three have arrived.
+
+    A client that waits for each reply before the next command gets no answer at all and times out, so a
+    delivery through this server shows that the three went out together.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.commands: list[bytes] = []
+        self.content = b""
+
+    def run(self) -> None:
+        connection, _ = self.listener.accept()
+        with connection, connection.makefile("rb") as lines:
+            connection.settimeout(10)
+            connection.sendall(b"220 strict ESMTP\r\n")
+            lines.readline()  # EHLO
+            connection.sendall(b"250-strict\r\n250-PIPELINING\r\n250 SIZE 1000000\r\n")
+            self.commands = [lines.readline() for _ in range(3)]
+            connection.sendall(b"250 OK\r\n250 OK\r\n354 Go ahead\r\n")
+            content = []
+            while (line := lines.readline()) not in (b".\r\n", b""):
+                content.append(line)
+            self.content = b"".join(content)
+            connection.sendall(b"250 Queued\r\n")
+            lines.readline()  # QUIT
+            connection.sendall(b"221 Bye\r\n")
+
+
+@pytest.fixture
+def strict_server(settings: SettingsWrapper) -> Iterator[StrictPipeliningServer]:
+    server = StrictPipeliningServer()
+    server.start()
+    settings.TENURE_EMAIL_HOST = "127.0.0.1"
+    settings.TENURE_EMAIL_PORT = server.port
+    settings.TENURE_EMAIL_FROM = SENDER
+    # Without pipelining the client would wait for a reply that never comes: fail in 3 s, not 30.
+    settings.TENURE_EMAIL_TIMEOUT_SECONDS = 3
+    yield server
+    server.listener.close()
+    server.join(timeout=10)
+
+
+def test_mail_rcpt_and_data_go_out_together_when_the_server_offers_pipelining(
+    strict_server: StrictPipeliningServer,
+) -> None:
+    adapter = EmailAdapter(current())
+    try:
+        provider_id = adapter.send(message("ada@customer.example", "shipped:7"))
+    finally:
+        adapter.close()
+
+    assert provider_id == message_id_for("shipped:7", "shop.example")
+    mail, rcpt, data = strict_server.commands
+    assert mail.startswith(f"MAIL FROM:<{SENDER}> SIZE=".encode())
+    assert rcpt == b"RCPT TO:<ada@customer.example>\r\n"
+    assert data == b"DATA\r\n"
+    # The dot at the start of a line is doubled on the wire (RFC 5321 4.5.2), so the message does not end there.
+    assert b"\r\n..a line that starts with a dot\r\nThanks.\r\n" in strict_server.content
+    assert f"Message-ID: {provider_id}".encode() in strict_server.content
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "one-command-at-a-time"])
+def test_a_refused_recipient_fails_alone_and_the_next_message_still_goes_out(
+    smtp_server: ReceivedMail, pipelining: bool
+) -> None:
+    smtp_server.pipelining = pipelining
+    smtp_server.refused.add("gone@customer.example")
+    adapter = EmailAdapter(current())
+    try:
+        adapter.send(message("ada@customer.example", "shipped:1"))
+        with pytest.raises(PermanentSendError, match="550") as refused:
+            adapter.send(message("gone@customer.example", "shipped:2"))
+        adapter.send(message("bo@customer.example", "shipped:3"))
+    finally:
+        adapter.close()
+
+    assert refused.value.bad_address
+    assert [str(received["To"]) for received in smtp_server.messages] == [
+        "ada@customer.example",
+        "bo@customer.example",
+    ]
+    # aiosmtpd takes the doubled dot off again: the customer sees the line as written.
+    assert ".a line that starts with a dot" in smtp_server.messages[0].get_content()
