@@ -46,7 +46,10 @@ class OutboundMessage(models.Model):
     `message.sent` event if the worker that sent it died before doing so. Null once the row is final.
     """
 
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="messages")
+    # Indexed by `outbox_customer_sent_idx`, which starts with the customer.
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     channel = models.CharField(max_length=10, choices=MessageChannel.choices)
     # "transactional" or a customers.Purpose value; only the latter count against caps and opt-outs.
     purpose = models.CharField(max_length=32)
@@ -57,12 +60,12 @@ class OutboundMessage(models.Model):
     recipient = models.CharField(max_length=254, blank=True, default="")
     # The Message-ID this one answers, for e-mail threading.
     in_reply_to = models.CharField(max_length=300, blank=True, default="")
-    idempotency_key = models.CharField(max_length=200, unique=True)
+    idempotency_key = models.CharField(max_length=200)
     status = models.CharField(max_length=10, choices=MessageStatus.choices, default=MessageStatus.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
     # The e-mail Message-ID or the SMS provider's sid: how callbacks and bounce reports find the row.
-    provider_id = models.CharField(max_length=300, blank=True, default="", db_index=True)
+    provider_id = models.CharField(max_length=300, blank=True, default="")
     delivery_status = models.CharField(
         max_length=12, choices=DeliveryStatus.choices, blank=True, default=DeliveryStatus.UNKNOWN
     )
@@ -82,13 +85,18 @@ class OutboundMessage(models.Model):
         # beside it makes PostgreSQL guess (from missing or lagging statistics) that few rows match, and
         # it then sorts every due row instead of reading the first ones off the index.
         constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="outbox_idempotency_key_unique"),
             models.CheckConstraint(
                 condition=models.Q(send_after__isnull=True) | models.Q(status__in=DUE_STATUSES),
                 name="outbox_timer_only_while_due",
             )
         ]
+        # Each row is written four times on its way out (queued, claimed, sent, its event recorded), and
+        # every index costs each write: keys are only compared whole, so none has a pattern-matching twin
+        # (Django adds one to a unique or indexed text field on PostgreSQL).
         indexes = [
             models.Index(fields=["customer", "status", "sent_at"], name="outbox_customer_sent_idx"),
+            models.Index(fields=["provider_id"], name="outbox_provider_idx"),
             models.Index(
                 fields=["send_after"], name="outbox_due_idx", condition=models.Q(send_after__isnull=False)
             ),

@@ -83,18 +83,19 @@ class EnrollmentState(models.TextChoices):
 
 
 class Enrollment(models.Model):
-    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="enrollments")
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="enrollments")
+    # Both indexed by the constraints and indexes below, which start with them.
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="enrollments", db_index=False)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="enrollments", db_index=False
+    )
     # What enrolled them (e.g. "event:123", "fact:9:2026-05-01", "manual:4f1c"); unique per journey+customer.
     trigger_key = models.CharField(max_length=120)
-    state = models.CharField(
-        max_length=10, choices=EnrollmentState.choices, default=EnrollmentState.ACTIVE, db_index=True
-    )
+    state = models.CharField(max_length=10, choices=EnrollmentState.choices, default=EnrollmentState.ACTIVE)
     holdout = models.BooleanField(default=False)
     # Index into journey.steps of the step to run next.
     position = models.PositiveIntegerField(default=0)
     # The timer: when the next step runs. Null once finished.
-    next_step_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    next_step_at = models.DateTimeField(null=True, blank=True)
     # Values steps can read: the trigger event's payload, the dated fact, values set by steps.
     context = models.JSONField(default=dict, blank=True)
     enrolled_at = models.DateTimeField()
@@ -114,7 +115,16 @@ class Enrollment(models.Model):
                 name="enrollment_timer_only_while_active",
             ),
         ]
-        indexes = [models.Index(fields=["customer", "state"], name="enrollment_customer_state_idx")]
+        # Only the timers still running are indexed: a finished enrollment leaves the step runner's index.
+        indexes = [
+            models.Index(fields=["customer", "state"], name="enrollment_customer_state_idx"),
+            models.Index(fields=["state"], name="enrollment_state_idx"),
+            models.Index(
+                fields=["next_step_at"],
+                name="enrollment_due_idx",
+                condition=models.Q(next_step_at__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.journey_id}/{self.customer_id} {self.state}"
@@ -129,7 +139,8 @@ class StepStatus(models.TextChoices):
 class StepRun(models.Model):
     """One step of one enrollment, run once: the unique constraint is the guarantee."""
 
-    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="runs")
+    # Indexed by `step_runs_once`, which starts with the enrollment.
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="runs", db_index=False)
     step_id = models.CharField(max_length=64)
     step_type = models.CharField(max_length=20)
     status = models.CharField(max_length=10, choices=StepStatus.choices)
