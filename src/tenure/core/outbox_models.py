@@ -89,7 +89,7 @@ class OutboundMessage(models.Model):
             models.CheckConstraint(
                 condition=models.Q(send_after__isnull=True) | models.Q(status__in=DUE_STATUSES),
                 name="outbox_timer_only_while_due",
-            )
+            ),
         ]
         # Each row is written four times on its way out (queued, claimed, sent, its event recorded), and
         # every index costs each write: keys are only compared whole, so none has a pattern-matching twin
