@@ -118,10 +118,7 @@ def claim_batch(now: dt.datetime, config: OutboxSettings) -> Claim:
             _apply_rules(message, customers[message.customer_id], now, config, ledger, known, events)
         if pending:
             rows.update_rows(pending, UPDATED_FIELDS)
-        if unrecorded:
-            OutboundMessage.objects.filter(pk__in=[message.pk for message in unrecorded]).update(
-                send_after=None
-            )
+        rows.clear_timers([message.pk for message in unrecorded])
         save_events(events)
     to_send = [message for message in pending if message.status == MessageStatus.SENDING]
     return Claim(handled=len(due), to_send=to_send, claimed_at=now)

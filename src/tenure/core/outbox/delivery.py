@@ -85,9 +85,7 @@ def _record_sent(sent: list[OutboundMessage]) -> None:
             )
             for message in sent
         )
-        OutboundMessage.objects.filter(
-            pk__in=[message.pk for message in sent], status=MessageStatus.SENT
-        ).update(send_after=None)
+        rows.clear_timers([message.pk for message in sent])
 
 
 def _mark_retry(message: OutboundMessage, error: Exception, config: OutboxSettings) -> None:

@@ -41,10 +41,6 @@ def _column(name: str) -> str:
     return _quoted(connection.vendor, str(_field(name).column))
 
 
-def _value(name: str, value: object) -> Any:
-    return _field(name).get_db_prep_save(value, connection)
-
-
 @contextlib.contextmanager
 def _cursor() -> Iterator[Any]:
     """Django's cursor; on PostgreSQL a plain psycopg cursor on the same connection and transaction.
@@ -156,6 +152,21 @@ def update_rows(messages: Sequence[OutboundMessage], fields: Sequence[str]) -> N
         cursor.executemany(sql, params)
 
 
+@functools.cache
+def _mark_sent_sql(vendor: str) -> str:
+    """Built once per database vendor: this statement runs once for every message sent."""
+    table = connection.ops.quote_name(_META.db_table)
+    lazy_commit = (
+        " AND set_config('synchronous_commit', 'off', true) = 'off'" if vendor == "postgresql" else ""
+    )
+    # Quoted column names only; values are parameters.
+    return (
+        f"UPDATE {table} SET {_column('status')} = %s, {_column('provider_id')} = %s, {_column('sent_at')} = %s,"  # noqa: S608
+        f" {_column('last_error')} = '', {_column('send_after')} = %s"
+        f" WHERE {_column('id')} = %s AND {_column('status')} = %s AND {_column('attempts')} = %s{lazy_commit}"
+    )
+
+
 def mark_sent(
     message: OutboundMessage, provider_id: str, sent_at: dt.datetime, event_due: dt.datetime
 ) -> bool:
@@ -167,31 +178,37 @@ def mark_sent(
     marks of its last fraction of a second, and those messages are sent again (never lost), as SQLite's
     `synchronous=NORMAL` already allows after a power cut.
     """
-    table = connection.ops.quote_name(_META.db_table)
-    lazy_commit = (
-        " AND set_config('synchronous_commit', 'off', true) = 'off'"
-        if connection.vendor == "postgresql"
-        else ""
-    )
-    # Quoted column names only; values are parameters.
-    sql = (
-        f"UPDATE {table} SET {_column('status')} = %s, {_column('provider_id')} = %s, {_column('sent_at')} = %s,"  # noqa: S608
-        f" {_column('last_error')} = '', {_column('send_after')} = %s"
-        f" WHERE {_column('id')} = %s AND {_column('status')} = %s AND {_column('attempts')} = %s{lazy_commit}"
-    )
+    db = connections[DEFAULT_DB_ALIAS]
     params: list[Any] = [
         MessageStatus.SENT.value,
         provider_id,
-        _value("sent_at", sent_at),
-        _value("send_after", event_due),
+        _field("sent_at").get_db_prep_save(sent_at, db),
+        _field("send_after").get_db_prep_save(event_due, db),
         message.pk,
         MessageStatus.SENDING.value,
         message.attempts,
     ]
     with _cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if db.vendor == "postgresql":
             # Run once per message: planned once per connection.
-            cursor.execute(sql, params, prepare=True)
+            cursor.execute(_mark_sent_sql(db.vendor), params, prepare=True)
         else:
-            cursor.execute(sql, params)
+            cursor.execute(_mark_sent_sql(db.vendor), params)
         return cursor.rowcount == 1
+
+
+def clear_timers(ids: Sequence[int]) -> None:
+    """Take the timer off these rows (their `message.sent` events are written): one statement."""
+    if not ids:
+        return
+    db = connections[DEFAULT_DB_ALIAS]
+    table = db.ops.quote_name(_META.db_table)
+    status, send_after, pk = _column("status"), _column("send_after"), _column("id")
+    with _cursor() as cursor:
+        if db.vendor == "postgresql":
+            # One array parameter, whatever the batch size. Quoted column names only in the text.
+            sql = f"UPDATE {table} SET {send_after} = NULL WHERE {pk} = ANY(%s) AND {status} = %s"  # noqa: S608
+            cursor.execute(sql, [list(ids), MessageStatus.SENT.value])
+            return
+        sql = f"UPDATE {table} SET {send_after} = NULL WHERE {pk} = %s AND {status} = %s"  # noqa: S608
+        cursor.executemany(sql, [(message_id, MessageStatus.SENT.value) for message_id in ids])
