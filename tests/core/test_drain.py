@@ -1,4 +1,5 @@
-"""The drain task: it stays while work is due or about to be, and leaves at once when nothing waits."""
+"""The drain task: it stays while work is due or about to be, and leaves at once when nothing waits; the sweep
+has drains start when work falls due before the next sweep."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 
 from tenure.core import drain as drains
+from tenure.core.tasks import sweep
 
 
 @dataclass
@@ -60,3 +65,33 @@ def test_work_due_later_than_a_second_is_left_for_the_sweep(stage: CountingStage
     assert drains.drain.call() == 0
     assert stage.batches == 1
     assert stage.due == [later]
+
+
+def pending_drains() -> list[DBTaskResult]:
+    return list(
+        DBTaskResult.objects.filter(task_path=drains.drain.module_path, status=TaskResultStatus.READY)
+    )
+
+
+@pytest.mark.django_db
+def test_work_due_before_the_next_sweep_gets_drains_that_start_when_it_falls_due(
+    stage: CountingStage,
+) -> None:
+    now = timezone.now()
+    soon = now + dt.timedelta(seconds=2)
+    stage.due = [soon]
+
+    assert drains.drain_when_due(now + dt.timedelta(seconds=5)) == settings.TENURE_DRAINERS
+    assert [task.run_after for task in pending_drains()] == [soon] * settings.TENURE_DRAINERS
+    assert drains.drain_when_due(now + dt.timedelta(seconds=5)) == 0  # already pending
+
+
+@pytest.mark.django_db
+def test_the_sweep_leaves_work_due_after_the_next_sweep_to_that_sweep(stage: CountingStage) -> None:
+    stage.due = [timezone.now() + dt.timedelta(minutes=5)]
+    sweep.call()
+    assert pending_drains() == []
+
+    stage.due = [timezone.now() + dt.timedelta(seconds=1)]
+    sweep.call()
+    assert len(pending_drains()) == settings.TENURE_DRAINERS

@@ -59,8 +59,9 @@ def soonest_due() -> dt.datetime | None:
     return min(filter(None, (stage.next_due() for stage in _STAGES.values())), default=None)
 
 
-def start_drains(*, replacing_self: bool = False) -> int:
-    """Enqueue drain tasks until `TENURE_DRAINERS` are pending; returns how many it enqueued."""
+def start_drains(*, replacing_self: bool = False, at: dt.datetime | None = None) -> int:
+    """Enqueue drain tasks, to run at `at` (default now), until `TENURE_DRAINERS` are pending; returns
+    how many it enqueued."""
     with transaction.atomic():
         pending = DBTaskResult.objects.filter(
             task_path=drain.module_path, status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING]
@@ -68,8 +69,17 @@ def start_drains(*, replacing_self: bool = False) -> int:
         lock_scheduling(pending.db, drain.module_path)
         missing = settings.TENURE_DRAINERS - pending.count() + (1 if replacing_self else 0)
         for _ in range(max(missing, 0)):
-            drain.enqueue()
+            drain.using(run_after=at or timezone.now()).enqueue()
     return max(missing, 0)
+
+
+def drain_when_due(next_sweep_at: dt.datetime) -> int:
+    """If something falls due before the next sweep, have drains start when it does, so a timer fires
+    on time rather than up to a sweep interval late. Returns how many drains it enqueued."""
+    soonest = soonest_due()
+    if soonest is None or soonest >= next_sweep_at:
+        return 0
+    return start_drains(at=max(soonest, timezone.now()))
 
 
 def run_each_batch() -> int:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
+from tenure.core.drain import drain_when_due
 from tenure.core.reaper import reap_orphaned_tasks
 from tenure.core.scheduling import enqueue_once
 from tenure.core.sweeper import registered_sweepers
@@ -47,7 +48,9 @@ def sweep() -> dict[str, int | list[str]]:
         status=TaskResultStatus.SUCCESSFUL,
         finished_at__lt=now - KEEP_FINISHED_SWEEPS,
     ).delete()
-    schedule_sweep(at=now + dt.timedelta(seconds=settings.TENURE_SWEEP_INTERVAL_SECONDS), waiting_only=True)
+    next_sweep_at = now + dt.timedelta(seconds=settings.TENURE_SWEEP_INTERVAL_SECONDS)
+    drain_when_due(next_sweep_at)
+    schedule_sweep(at=next_sweep_at, waiting_only=True)
     return {**handled, "failed": failed}
 
 
