@@ -20,6 +20,7 @@ from uuid import UUID
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.fields import AutoFieldMixin
+from django.utils import timezone
 
 from tenure.core.outbox_models import MessageStatus, OutboundMessage
 
@@ -83,6 +84,24 @@ def _recordset(table: str, rows: list[dict[str, Any]]) -> tuple[str, str]:
     return f"json_populate_recordset(NULL::{table}, %s::json)", json.dumps(rows, default=_as_json)
 
 
+def _values(objs: Sequence[models.Model], fields: Sequence[models.Field[Any, Any]]) -> Iterator[list[Any]]:
+    """Each object's values as `pre_save` gives them, except that every `auto_now`/`auto_now_add` field of
+    the batch gets one timestamp, read once rather than once per row."""
+    now = timezone.now()
+    stamped = [
+        isinstance(field, models.DateField) and (field.auto_now or field.auto_now_add) for field in fields
+    ]
+    for obj in objs:
+        values = []
+        for field, stamp in zip(fields, stamped, strict=True):
+            if stamp:
+                setattr(obj, field.attname, now)
+                values.append(now)
+            else:
+                values.append(field.pre_save(obj, True))
+        yield values
+
+
 def insert_rows(
     objs: Sequence[models.Model], *, ignore_conflicts: bool = False, returning: Sequence[str] = ()
 ) -> list[tuple[Any, ...]]:
@@ -105,7 +124,10 @@ def insert_rows(
         tail += " RETURNING " + ", ".join(db.ops.quote_name(name) for name in returning)
     table = db.ops.quote_name(meta.db_table)
     into = f"INSERT INTO {table} ({columns})"
-    rows = [[field.get_db_prep_save(field.pre_save(obj, True), db) for field in fields] for obj in objs]
+    rows = [
+        [field.get_db_prep_save(value, db) for field, value in zip(fields, values, strict=True)]
+        for values in _values(objs, fields)
+    ]
     with _cursor() as cursor:
         if db.vendor == "postgresql":
             source, document = _recordset(table, [dict(zip(names, values, strict=True)) for values in rows])
@@ -207,8 +229,9 @@ def clear_timers(ids: Sequence[int]) -> None:
     with _cursor() as cursor:
         if db.vendor == "postgresql":
             # One array parameter, whatever the batch size. Quoted column names only in the text.
-            sql = f"UPDATE {table} SET {send_after} = NULL WHERE {pk} = ANY(%s) AND {status} = %s"  # noqa: S608
-            cursor.execute(sql, [list(ids), MessageStatus.SENT.value])
+            sql = f"UPDATE {table} SET {send_after} = NULL WHERE {pk} = ANY(%s::bigint[]) AND {status} = %s"  # noqa: S608
+            # Not prepared: a generic plan for "any of an array of unknown length" read the whole table.
+            cursor.execute(sql, [list(ids), MessageStatus.SENT.value], prepare=False)
             return
         sql = f"UPDATE {table} SET {send_after} = NULL WHERE {pk} = %s AND {status} = %s"  # noqa: S608
         cursor.executemany(sql, [(message_id, MessageStatus.SENT.value) for message_id in ids])
