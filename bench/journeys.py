@@ -14,7 +14,9 @@ the figures.
     python bench/journeys.py --count 2000 --kills 1            # a quick look
     python bench/journeys.py --count 5000 --skip-clean --kills 0 --profile prof  # cProfile stats per worker in prof/
 
-With --postgres the bench creates a fresh database on that server and drops it afterwards.
+With --postgres the bench creates a fresh database on that server, analyses it once the customers and
+enrollments are seeded (as after any bulk load; servers with autovacuum off would otherwise plan
+without statistics), and drops it afterwards.
 By default each customer is enrolled in a one-step journey (send a `reminders` e-mail), the enrollments'
 `next_step_at` spread over the minute; the journeys step runner queues the e-mails, the outbox sends them.
 `--outbox-only` queues the e-mails directly (due times spread the same way) to measure the outbox alone.
