@@ -15,6 +15,7 @@ from django_tasks_db.models import DBTaskResult
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from tenure.core import sweeper
+from tenure.core.drain import drain
 from tenure.core.models import Event
 from tenure.core.tasks import KEEP_FINISHED_SWEEPS, ensure_sweep_scheduled, sweep
 from tenure.customers.models import Customer, Lifecycle
@@ -95,6 +96,21 @@ def test_sweep_prunes_its_old_successful_runs_but_keeps_failures() -> None:
     assert not DBTaskResult.objects.filter(id=old.id).exists()
     assert DBTaskResult.objects.filter(id=recent.id).exists()
     assert DBTaskResult.objects.filter(id=failed.id).exists()
+
+
+@pytest.mark.django_db
+def test_sweep_prunes_old_finished_drains_too() -> None:
+    old, recent = drain.enqueue(), drain.enqueue()
+    for result in DBTaskResult.objects.filter(id__in=[old.id, recent.id]):
+        result.claim("w")
+        result.set_successful(0)
+    long_ago = timezone.now() - KEEP_FINISHED_SWEEPS - dt.timedelta(minutes=1)
+    DBTaskResult.objects.filter(id=old.id).update(finished_at=long_ago)
+
+    sweep.call()
+
+    assert not DBTaskResult.objects.filter(id=old.id).exists()
+    assert DBTaskResult.objects.filter(id=recent.id).exists()
 
 
 @pytest.mark.django_db

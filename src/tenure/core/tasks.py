@@ -16,20 +16,21 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
-from tenure.core.drain import drain_when_due
+from tenure.core.drain import drain, drain_when_due
 from tenure.core.reaper import reap_orphaned_tasks
 from tenure.core.scheduling import enqueue_once
 from tenure.core.sweeper import registered_sweepers
 
 logger = logging.getLogger(__name__)
 
-# A sweep every few seconds is thousands of rows a day; finished ones are kept this long, failed ones always.
+# A sweep every few seconds, and the drains it starts when timers fall due between sweeps, are thousands of
+# rows a day; finished ones are kept this long, failed ones always.
 KEEP_FINISHED_SWEEPS = dt.timedelta(hours=1)
 
 
 @task()
 def sweep() -> dict[str, int | list[str]]:
-    """Re-queue orphaned tasks, run every registered sweeper, prune old sweeps, schedule the next.
+    """Re-queue orphaned tasks, run every registered sweeper, prune old sweeps and drains, schedule the next.
 
     Returns the count each sweeper handled and the names of the ones that failed.
     """
@@ -44,7 +45,7 @@ def sweep() -> dict[str, int | list[str]]:
             logger.exception("Sweeper %s failed", name)
             failed.append(name)
     DBTaskResult.objects.filter(
-        task_path=sweep.module_path,
+        task_path__in=[sweep.module_path, drain.module_path],
         status=TaskResultStatus.SUCCESSFUL,
         finished_at__lt=now - KEEP_FINISHED_SWEEPS,
     ).delete()
