@@ -82,3 +82,21 @@ def test_a_final_row_cannot_hold_a_timer_so_the_claim_needs_no_status_filter() -
     message.refresh_from_db()
     assert (message.status, message.send_after) == (MessageStatus.SUPPRESSED, None)
     assert next_due() is None
+
+
+def test_one_queue_call_stamps_all_its_rows_with_one_time() -> None:
+    customer = customer_with(("email", "ada@customer.example"))
+    drafts = [
+        Draft(
+            customer_id=customer.pk, channel="email", purpose="transactional", body="Hi", idempotency_key=key
+        )
+        for key in ("stamp-1", "stamp-2", "stamp-3")
+    ]
+
+    queued = queue_messages(drafts)
+
+    stored = set(
+        OutboundMessage.objects.filter(idempotency_key__in=queued).values_list("created_at", flat=True)
+    )
+    assert len(stored) == 1
+    assert {message.created_at for message in queued.values()} == stored

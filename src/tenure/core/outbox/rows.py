@@ -85,11 +85,12 @@ def _recordset(table: str, rows: list[dict[str, Any]]) -> tuple[str, str]:
 
 
 def _values(objs: Sequence[models.Model], fields: Sequence[models.Field[Any, Any]]) -> Iterator[list[Any]]:
-    """Each object's values as `pre_save` gives them, except that every `auto_now`/`auto_now_add` field of
-    the batch gets one timestamp, read once rather than once per row."""
+    """Each object's values as `pre_save` gives them, except that every `auto_now`/`auto_now_add` date-time
+    field of the batch gets one timestamp, read once rather than once per row (a date-only field keeps
+    its own `pre_save`, today's date)."""
     now = timezone.now()
     stamped = [
-        isinstance(field, models.DateField) and (field.auto_now or field.auto_now_add) for field in fields
+        isinstance(field, models.DateTimeField) and (field.auto_now or field.auto_now_add) for field in fields
     ]
     for obj in objs:
         values = []
