@@ -35,14 +35,24 @@ def _secret_key() -> str:
     if key := os.environ.get("TENURE_SECRET_KEY"):
         return key
     key_file = DATA_DIR / "secret_key"
-    try:
-        # O_EXCL: two processes starting together must not each write a different key.
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return key_file.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        key = secrets.token_urlsafe(50)
-        handle.write(key)
+    if not key_file.exists():
+        # Written in full under a name of its own, then linked into place: a process starting at the same
+        # moment sees no file or the whole key, never an empty one (with the file created first and
+        # written after, one such worker ran with an empty key and failed every e-mail it signed). If
+        # two race, the first link wins and both read its key.
+        draft = DATA_DIR / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+        try:
+            os.link(draft, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    key = key_file.read_text().strip()
+    if not key:
+        raise RuntimeError(f"{key_file} is empty; delete it and a new key is generated")
     return key
 
 

@@ -31,6 +31,27 @@ def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
 
 
+def test_processes_starting_together_on_a_new_data_dir_all_get_the_same_whole_key(tmp_path: Path) -> None:
+    code = "import tenure.settings as s; print(s.SECRET_KEY)"
+    environment = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TENURE_SECRET_KEY"}}
+    environment["TENURE_DATA_DIR"] = str(tmp_path)
+    starting = [
+        subprocess.Popen([sys.executable, "-c", code], env=environment, stdout=subprocess.PIPE, text=True)
+        for _ in range(8)
+    ]
+    keys = {process.communicate()[0].strip() for process in starting}
+    assert all(process.returncode == 0 for process in starting)
+    assert len(keys) == 1 and len(keys.pop()) >= 50
+    assert [path.name for path in tmp_path.iterdir() if "secret" in path.name] == ["secret_key"]
+
+
+def test_an_empty_key_file_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    (tmp_path / "secret_key").write_text("")
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        _settings_value(tmp_path, "s.SECRET_KEY")
+    assert "is empty; delete it and a new key is generated" in refused.value.stderr
+
+
 def test_secret_key_and_database_from_environment(tmp_path: Path) -> None:
     assert _settings_value(tmp_path, "s.SECRET_KEY", TENURE_SECRET_KEY="from-env") == "from-env"
     engine = _settings_value(
