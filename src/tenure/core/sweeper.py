@@ -28,6 +28,16 @@ def registered_sweepers() -> dict[str, SweepHandler]:
     return dict(_SWEEPERS)
 
 
+def earliest_due(queryset: models.QuerySet[M], due_field: str) -> dt.datetime | None:
+    """When the next row of `queryset` falls due (None when none has a deadline): one indexed read."""
+    return (
+        queryset.filter(**{f"{due_field}__isnull": False})
+        .order_by(due_field)
+        .values_list(due_field, flat=True)
+        .first()
+    )
+
+
 def claim_due(queryset: models.QuerySet[M], due_field: str, now: dt.datetime, limit: int = 500) -> list[M]:
     """Rows whose `due_field` has passed, locked for this transaction.
 

@@ -24,7 +24,7 @@ from tenure.core.outbox.rows import insert_rows
 from tenure.core.outbox.services import Draft, queue_messages
 from tenure.core.outbox_models import MessageChannel
 from tenure.core.services import record_event
-from tenure.core.sweeper import claim_due
+from tenure.core.sweeper import claim_due, earliest_due
 from tenure.customers.models import Customer, Identity
 from tenure.customers.services import update_customer
 from tenure.journeys.conditions import Subject, all_hold
@@ -328,12 +328,7 @@ def run_due(now: dt.datetime) -> int:
 
 def next_due() -> dt.datetime | None:
     """When the next step falls due: the earliest timer (only active enrollments have one)."""
-    return (
-        Enrollment.objects.filter(next_step_at__isnull=False)
-        .order_by("next_step_at")
-        .values_list("next_step_at", flat=True)
-        .first()
-    )
+    return earliest_due(Enrollment.objects.all(), "next_step_at")
 
 
 def run_next_batch(now: dt.datetime) -> int:

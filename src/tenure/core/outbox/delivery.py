@@ -30,7 +30,7 @@ from tenure.core.outbox.inbox import InboxAdapter
 from tenure.core.outbox.settings import OutboxSettings, current
 from tenure.core.outbox.sms import SmsAdapter
 from tenure.core.outbox_models import MessageChannel, MessageStatus, OutboundMessage
-from tenure.core.sweeper import register_sweeper
+from tenure.core.sweeper import earliest_due, register_sweeper
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +44,7 @@ def register() -> None:
 
 def next_due() -> dt.datetime | None:
     """When the next row falls due: the earliest timer (only rows in play have one)."""
-    return (
-        OutboundMessage.objects.filter(send_after__isnull=False)
-        .order_by("send_after")
-        .values_list("send_after", flat=True)
-        .first()
-    )
+    return earliest_due(OutboundMessage.objects.all(), "send_after")
 
 
 def _ours(message: OutboundMessage) -> bool:
