@@ -70,8 +70,9 @@ def _as_json(value: object) -> object:
     from psycopg.types.json import Json, Jsonb
 
     if isinstance(value, Json | Jsonb):  # a JSONField's value, as Django hands it to psycopg
-        custom = value.dumps not in (None, json.dumps)
-        return json.loads(value.dumps(value.obj)) if custom and value.dumps else value.obj
+        if value.dumps is None or value.dumps is json.dumps:
+            return value.obj
+        return json.loads(value.dumps(value.obj))  # a field with its own encoder: as that encoder writes it
     raise TypeError(f"no JSON form for a column value of type {type(value).__name__}")
 
 
