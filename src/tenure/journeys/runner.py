@@ -1,9 +1,15 @@
 """The step runner: the sweeper that walks due enrollments through their journeys.
 
-One transaction per batch: claim due enrollments (`SKIP LOCKED` on PostgreSQL), run their steps up
-to the next wait, queue messages in the outbox with a key derived from (enrollment, step), write one
-`StepRun` per step, and move `next_step_at` on. A crash rolls the whole batch back, so every step of
-it runs again from the start; the unique `StepRun` and the outbox key make sure nothing runs twice.
+One transaction per batch: claim due enrollments (`SKIP LOCKED` on PostgreSQL), lock their customers,
+run their steps up to the next wait, queue messages in the outbox with a key derived from (enrollment,
+step), write one `StepRun` per step, and move `next_step_at` on. A crash rolls the whole batch back, so
+every step of it runs again from the start; the unique `StepRun` and the outbox key make sure nothing runs
+twice.
+
+The messages are claimed for sending as they are queued, under the outbox's send-time rules (the
+customers' locks are what those rules need), and sent by this worker once the batch commits: the outbox
+does not read them back to claim them. A worker that dies first leaves them claimed; they fall due
+again when the claim expires, as any claimed message would.
 """
 
 from __future__ import annotations
@@ -20,12 +26,15 @@ from django.db import transaction
 
 from tenure.core.drain import start_drains
 from tenure.core.outbox import policy
+from tenure.core.outbox import settings as outbox_settings
+from tenure.core.outbox.claim import Claim, lock_customers
+from tenure.core.outbox.delivery import send_claimed
 from tenure.core.outbox.rows import insert_rows
-from tenure.core.outbox.services import Draft, queue_messages
+from tenure.core.outbox.services import Draft, queue_and_claim
 from tenure.core.outbox_models import MessageChannel
 from tenure.core.services import record_event
 from tenure.core.sweeper import claim_due, earliest_due
-from tenure.customers.models import Customer, Identity
+from tenure.customers.models import Customer
 from tenure.customers.services import update_customer
 from tenure.journeys.conditions import Subject, all_hold
 from tenure.journeys.definition import END, parse_clock, parse_duration
@@ -69,6 +78,7 @@ class Batch:
     journeys: dict[int, Journey]
     customers: dict[int, Customer]
     templates: dict[tuple[str, str], MessageTemplate]
+    known: policy.Reachability
     reachable: dict[int, set[str]]
     ran: set[tuple[int, str]]
     runs: list[StepRun] = field(default_factory=list)
@@ -81,18 +91,16 @@ class Batch:
     @classmethod
     def load(cls, enrollments: list[Enrollment], now: dt.datetime) -> Batch:
         journeys = Journey.objects.in_bulk({e.journey_id for e in enrollments})
-        customers = Customer.objects.select_related("assigned_rep").in_bulk(
-            {e.customer_id for e in enrollments}
-        )
+        # Locked: the outbox's send-time rules need them to be, and set_field steps write them anyway.
+        customers = lock_customers({e.customer_id for e in enrollments}, "assigned_rep")
         keys = {s["template"] for j in journeys.values() for s in j.steps if s.get("type") == "send"}
         templates = {(t.key, t.language): t for t in MessageTemplate.objects.filter(key__in=keys)}
+        known = policy.Reachability.of(customers)
         reachable: dict[int, set[str]] = defaultdict(set)
-        for customer_id, channel in Identity.objects.filter(
-            customer_id__in=customers, channel__in=REACHABLE_IDENTITIES
-        ).values_list("customer_id", "channel"):
-            reachable[customer_id].add(channel)
+        for customer_id, identities in known.identities.items():
+            reachable[customer_id].update(i.channel for i in identities if i.channel in REACHABLE_IDENTITIES)
         ran = set(StepRun.objects.filter(enrollment__in=enrollments).values_list("enrollment_id", "step_id"))
-        return cls(now, journeys, customers, templates, reachable, ran)
+        return cls(now, journeys, customers, templates, known, reachable, ran)
 
     def template(self, key: str, language: str) -> MessageTemplate | None:
         default = settings.LANGUAGE_CODE.split("-")[0]
@@ -280,7 +288,10 @@ def advance(enrollment: Enrollment, batch: Batch) -> None:
 
 
 def run_batch(now: dt.datetime, limit: int) -> int:
-    """Claim and run one batch in one transaction; returns how many enrollments it took."""
+    """Claim and run one batch in one transaction, then send the messages it queued; returns how many
+    enrollments it took."""
+    config = outbox_settings.current()
+    claim = Claim()
     with transaction.atomic():
         # Only active enrollments have a timer (a check constraint says so): no state filter needed.
         enrollments = claim_due(Enrollment.objects.all(), "next_step_at", now, limit=limit)
@@ -290,12 +301,14 @@ def run_batch(now: dt.datetime, limit: int) -> int:
         for enrollment in enrollments:
             advance(enrollment, batch)
         if batch.drafts:
-            queued = queue_messages(batch.drafts)
+            queued, claim = queue_and_claim(batch.drafts, batch.customers, config, batch.known)
             for run, key in batch.sends:
                 run.message = queued[key]
         insert_rows(batch.runs)
         Task.objects.bulk_create(batch.tasks)
         save_moves(enrollments, batch.context_changed)
+    if claim.to_send:
+        send_claimed(claim, config)
     return len(enrollments)
 
 

@@ -11,9 +11,11 @@ of timeline events.
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from tenure.core.models import Event
 from tenure.core.outbox import policy, rows
@@ -28,18 +30,34 @@ UPDATED_FIELDS = ["channel", "recipient", "status", "attempts", "send_after", "l
 
 @dataclass
 class Claim:
-    """What one claim decided: how many due rows it handled and which are now this worker's to send."""
+    """What one claim decided: how many due rows it handled and which are now this worker's to send.
+
+    `started` is when the claim was made (`time.monotonic()`): a send may only start while the claim
+    still has time to run, see `delivery.send_claimed`.
+    """
 
     handled: int = 0
     to_send: list[OutboundMessage] = field(default_factory=list)
-    claimed_at: dt.datetime | None = None
+    started: float = field(default_factory=time.monotonic)
 
 
-def _finish(message: OutboundMessage, status: str, reason: str, events: list[Event]) -> None:
+@dataclass
+class Finished:
+    """A message the rules settled for good (failed or suppressed), and why: its event is written once the
+    row has an id."""
+
+    message: OutboundMessage
+    reason: str
+
+    def event(self) -> Event:
+        return event_for(self.message, f"message.{self.message.status}", reason=self.reason)
+
+
+def _finish(message: OutboundMessage, status: str, reason: str, finished: list[Finished]) -> None:
     message.status = status
     message.last_error = reason
     message.send_after = None
-    events.append(event_for(message, f"message.{status}", reason=reason))
+    finished.append(Finished(message, reason))
 
 
 def _defer(message: OutboundMessage, until: dt.datetime, reason: str) -> None:
@@ -48,42 +66,82 @@ def _defer(message: OutboundMessage, until: dt.datetime, reason: str) -> None:
     message.last_error = reason
 
 
-def _apply_rules(
-    message: OutboundMessage,
-    customer: Customer,
-    now: dt.datetime,
-    config: OutboxSettings,
-    ledger: policy.CapLedger,
-    known: policy.Reachability,
-    events: list[Event],
-) -> None:
-    """Decide one due row in memory: final, deferred, or `sending` (ours to send)."""
-    if message.status == MessageStatus.SENDING and message.attempts >= config.max_attempts:
-        reason = f"gave up after {message.attempts} attempts; the last never finished"
-        _finish(message, MessageStatus.FAILED, reason, events)
-        return
-    if not message.is_transactional:
-        if policy.is_opted_out(customer, message.purpose):
-            _finish(message, MessageStatus.SUPPRESSED, f"customer opted out of {message.purpose}", events)
+@dataclass
+class SendRules:
+    """The send-time rules for a batch of messages, with what they need to know about its customers read
+    once. The caller holds the customers' locks (`lock_customers`) until it commits what the rules
+    decided, so two workers cannot both fit a message under one customer's cap."""
+
+    customers: dict[int, Customer]
+    ledger: policy.CapLedger
+    known: policy.Reachability
+
+    @classmethod
+    def read(
+        cls,
+        customers: dict[int, Customer],
+        messages: Sequence[OutboundMessage],
+        now: dt.datetime,
+        known: policy.Reachability | None = None,
+    ) -> SendRules:
+        """`known`: the customers' reachability, if the caller has read it already."""
+        proactive = {message.customer_id for message in messages if not message.is_transactional}
+        return cls(customers, policy.CapLedger(proactive, now), known or policy.Reachability.of(customers))
+
+    def apply(
+        self, messages: Sequence[OutboundMessage], now: dt.datetime, config: OutboxSettings
+    ) -> list[Finished]:
+        """Decide each message in memory: final, deferred, or `sending` (ours to send)."""
+        finished: list[Finished] = []
+        for message in messages:
+            self._decide(message, self.customers[message.customer_id], now, config, finished)
+        return finished
+
+    def _decide(
+        self,
+        message: OutboundMessage,
+        customer: Customer,
+        now: dt.datetime,
+        config: OutboxSettings,
+        finished: list[Finished],
+    ) -> None:
+        if message.status == MessageStatus.SENDING and message.attempts >= config.max_attempts:
+            reason = f"gave up after {message.attempts} attempts; the last never finished"
+            _finish(message, MessageStatus.FAILED, reason, finished)
             return
-        if quiet_end := policy.quiet_hours_end(customer, now):
-            _defer(message, quiet_end, "quiet hours")
+        if not message.is_transactional:
+            if policy.is_opted_out(customer, message.purpose):
+                _finish(
+                    message, MessageStatus.SUPPRESSED, f"customer opted out of {message.purpose}", finished
+                )
+                return
+            if quiet_end := policy.quiet_hours_end(customer, now):
+                _defer(message, quiet_end, "quiet hours")
+                return
+            if cap_end := self.ledger.release_at(message, now, config.cap_per_week):
+                _defer(message, cap_end, f"at most {config.cap_per_week} proactive messages per 7 days")
+                return
+        route = policy.resolve_route(message, customer, self.known)
+        if route is None:
+            _finish(message, MessageStatus.FAILED, "no reachable address on e-mail, SMS or chat", finished)
             return
-        if cap_end := ledger.release_at(message, now, config.cap_per_week):
-            _defer(message, cap_end, f"at most {config.cap_per_week} proactive messages per 7 days")
-            return
-    route = policy.resolve_route(message, customer, known)
-    if route is None:
-        _finish(message, MessageStatus.FAILED, "no reachable address on e-mail, SMS or chat", events)
-        return
-    message.channel, message.recipient = route.channel, route.recipient
-    message.status = MessageStatus.SENDING
-    message.attempts += 1
-    message.send_after = now + dt.timedelta(seconds=config.sending_timeout_seconds)
-    ledger.claimed(message)
+        message.channel, message.recipient = route.channel, route.recipient
+        message.status = MessageStatus.SENDING
+        message.attempts += 1
+        message.send_after = now + dt.timedelta(seconds=config.sending_timeout_seconds)
+        self.ledger.claimed(message)
+
+
+def lock_customers(customer_ids: Iterable[int], *related: str) -> dict[int, Customer]:
+    """The customers, locked for this transaction in id order (so two lockers cannot deadlock), with
+    `related` rows joined in but not locked."""
+    locked = Customer.objects.filter(pk__in=set(customer_ids)).order_by("pk").select_related(*related)
+    of = ("self",) if related and connection.features.has_select_for_update_of else ()
+    return {customer.pk: customer for customer in locked.select_for_update(no_key=True, of=of)}
 
 
 def claim_batch(now: dt.datetime, config: OutboxSettings) -> Claim:
+    started = time.monotonic()
     with transaction.atomic():
         due = claim_due(
             # Only rows in play have a timer (a check constraint says so): no status filter needed.
@@ -94,31 +152,24 @@ def claim_batch(now: dt.datetime, config: OutboxSettings) -> Claim:
         )
         if not due:
             return Claim()
-        events: list[Event] = []
         unrecorded = [message for message in due if message.status == MessageStatus.SENT]
-        for message in unrecorded:
-            events.append(
-                event_for(
-                    message,
-                    "message.sent",
-                    occurred_at=message.sent_at,
-                    recipient=message.recipient,
-                    provider_id=message.provider_id,
-                )
+        events = [
+            event_for(
+                message,
+                "message.sent",
+                occurred_at=message.sent_at,
+                recipient=message.recipient,
+                provider_id=message.provider_id,
             )
+            for message in unrecorded
+        ]
         pending = [message for message in due if message.status != MessageStatus.SENT]
-        customer_ids = {message.customer_id for message in pending}
-        locked = Customer.objects.select_for_update(no_key=True).filter(pk__in=customer_ids).order_by("pk")
-        customers = {customer.pk: customer for customer in locked}
-        ledger = policy.CapLedger(
-            {message.customer_id for message in pending if not message.is_transactional}, now
-        )
-        known = policy.Reachability.of(customer_ids)
-        for message in pending:
-            _apply_rules(message, customers[message.customer_id], now, config, ledger, known, events)
+        customers = lock_customers(message.customer_id for message in pending)
+        finished = SendRules.read(customers, pending, now).apply(pending, now, config)
+        events.extend(done.event() for done in finished)
         if pending:
             rows.update_rows(pending, UPDATED_FIELDS)
         rows.clear_timers([message.pk for message in unrecorded])
         save_events(events)
     to_send = [message for message in pending if message.status == MessageStatus.SENDING]
-    return Claim(handled=len(due), to_send=to_send, claimed_at=now)
+    return Claim(handled=len(due), to_send=to_send, started=started)

@@ -143,11 +143,12 @@ def _deliver(message: OutboundMessage, adapters: dict[str, Adapter], config: Out
     return False
 
 
-def _send(claim: Claim, config: OutboxSettings, claimed_at: float) -> None:
+def send_claimed(claim: Claim, config: OutboxSettings) -> None:
+    """Send a claim's messages, after the claim is committed, and record each outcome."""
     # A send may only start if it ends, timeout included, before the claim expires: after that another
     # worker may take the row over, and two sends in flight would both reach the customer.
     adapter_timeout = max(config.email_timeout, config.sms_timeout)
-    last_start = claimed_at + config.sending_timeout_seconds - adapter_timeout
+    last_start = claim.started + config.sending_timeout_seconds - adapter_timeout
     adapters: dict[str, Adapter] = {}
     sent: list[OutboundMessage] = []
     try:
@@ -166,10 +167,9 @@ def _send(claim: Claim, config: OutboxSettings, claimed_at: float) -> None:
 def deliver_batch(now: dt.datetime, config: OutboxSettings | None = None) -> int:
     """Claim, send and mark one batch of due messages; returns how many due rows it handled."""
     config = config or current()
-    claimed_at = time.monotonic()
     claim = claim_batch(now, config)
     if claim.to_send:
-        _send(claim, config, claimed_at)
+        send_claimed(claim, config)
     return claim.handled
 
 

@@ -92,7 +92,7 @@ class CapLedger:
             status__in=[MessageStatus.QUEUED, MessageStatus.DEFERRED], attempts__gt=0
         )
         self.sent: dict[int, list[dt.datetime]] = defaultdict(list)
-        self.in_flight: dict[int, set[int]] = defaultdict(set)
+        self.in_flight: dict[int, set[int | str]] = defaultdict(set)
         rows = proactive.filter(recently_sent | maybe_delivered).order_by()
         for customer_id, pk, status, sent_at in rows.values_list("customer_id", "pk", "status", "sent_at"):
             if status != MessageStatus.SENT:
@@ -107,7 +107,7 @@ class CapLedger:
         if message.is_transactional:
             return None
         sent = self.sent[message.customer_id]
-        in_flight = len(self.in_flight[message.customer_id] - {message.pk})
+        in_flight = len(self.in_flight[message.customer_id] - {_ledger_key(message)})
         over = len(sent) + in_flight - cap
         if over < 0:
             return None
@@ -118,7 +118,12 @@ class CapLedger:
 
     def claimed(self, message: OutboundMessage) -> None:
         if not message.is_transactional:
-            self.in_flight[message.customer_id].add(message.pk)
+            self.in_flight[message.customer_id].add(_ledger_key(message))
+
+
+def _ledger_key(message: OutboundMessage) -> int | str:
+    # A message claimed as it is queued has no id yet; its idempotency key is as unique.
+    return message.pk if message.pk is not None else message.idempotency_key
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,12 @@ from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.utils import timezone
 
+from tenure.core.outbox.claim import Claim, SendRules
 from tenure.core.outbox.events import event_for, record_new, save_events
+from tenure.core.outbox.policy import Reachability
 from tenure.core.outbox.rows import insert_rows
-from tenure.core.outbox_models import TRANSACTIONAL, MessageChannel, OutboundMessage
+from tenure.core.outbox.settings import OutboxSettings
+from tenure.core.outbox_models import TRANSACTIONAL, MessageChannel, MessageStatus, OutboundMessage
 from tenure.customers.models import Customer, Purpose
 
 PURPOSES = frozenset({TRANSACTIONAL, *Purpose.values})
@@ -89,12 +92,8 @@ class Draft:
     send_after: dt.datetime | None = None
 
 
-def queue_messages(drafts: Sequence[Draft]) -> dict[str, OutboundMessage]:
-    """Queue many messages with one insert for the rows and one for their events (for step runners and
-    broadcasts); returns key -> row, the first row for keys queued before. All or nothing on bad input.
-
-    The `message.queued` events are bulk-inserted: no post_save signal fires for them.
-    """
+def _staged(drafts: Sequence[Draft], now: dt.datetime) -> dict[str, OutboundMessage]:
+    """Unsaved rows for the drafts, the first draft of each key; all or nothing on bad input."""
     for index, draft in enumerate(drafts):
         try:
             _validate(
@@ -107,7 +106,6 @@ def queue_messages(drafts: Sequence[Draft]) -> dict[str, OutboundMessage]:
             raise ValidationError(
                 {f"{index}.{name}": messages for name, messages in error.message_dict.items()}
             ) from None
-    now = timezone.now()
     staged: dict[str, OutboundMessage] = {}
     for draft in drafts:
         staged.setdefault(
@@ -125,22 +123,62 @@ def queue_messages(drafts: Sequence[Draft]) -> dict[str, OutboundMessage]:
                 send_after=draft.send_after or now,
             ),
         )
+    return staged
+
+
+def _store(staged: dict[str, OutboundMessage]) -> tuple[dict[str, OutboundMessage], list[OutboundMessage]]:
+    """Insert the staged rows with their `message.queued` events; returns key -> row (the first row for keys
+    queued before) and the rows inserted now. Call inside a transaction."""
+    inserted = insert_rows(list(staged.values()), ignore_conflicts=True, returning=("idempotency_key", "id"))
+    rows: dict[str, OutboundMessage] = {}
+    for key, pk in inserted:
+        message = rows[key] = staged[key]
+        message.pk = pk
+        message._state.adding = False
+        message._state.db = DEFAULT_DB_ALIAS
+    new = list(rows.values())
+    if queued_before := [key for key in staged if key not in rows]:
+        rows.update(
+            (message.idempotency_key, message)
+            for message in OutboundMessage.objects.filter(idempotency_key__in=queued_before)
+        )
+    save_events(event_for(message, "message.queued", subject=message.subject) for message in rows.values())
+    return rows, new
+
+
+def queue_messages(drafts: Sequence[Draft]) -> dict[str, OutboundMessage]:
+    """Queue many messages with one insert for the rows and one for their events (for step runners and
+    broadcasts); returns key -> row, the first row for keys queued before. All or nothing on bad input.
+
+    The `message.queued` events are bulk-inserted: no post_save signal fires for them.
+    """
+    staged = _staged(drafts, timezone.now())
     with transaction.atomic():
-        inserted = insert_rows(
-            list(staged.values()), ignore_conflicts=True, returning=("idempotency_key", "id")
-        )
-        rows: dict[str, OutboundMessage] = {}
-        for key, pk in inserted:
-            message = rows[key] = staged[key]
-            message.pk = pk
-            message._state.adding = False
-            message._state.db = DEFAULT_DB_ALIAS
-        if queued_before := [key for key in staged if key not in rows]:
-            rows.update(
-                (message.idempotency_key, message)
-                for message in OutboundMessage.objects.filter(idempotency_key__in=queued_before)
-            )
-        save_events(
-            event_for(message, "message.queued", subject=message.subject) for message in rows.values()
-        )
+        rows, _ = _store(staged)
     return rows
+
+
+def queue_and_claim(
+    drafts: Sequence[Draft],
+    customers: dict[int, Customer],
+    config: OutboxSettings,
+    known: Reachability | None = None,
+) -> tuple[dict[str, OutboundMessage], Claim]:
+    """`queue_messages`, and the drafts already due claimed at once under the send-time rules, as the outbox
+    would claim them a moment later, without it reading back the rows just written.
+
+    For a caller that holds the locks of `customers` (every draft's customer; `claim.lock_customers`) and
+    sends the claim once its transaction commits (`delivery.send_claimed`). `known`: the customers'
+    reachability, if the caller has read it already. Drafts whose key was queued before are not claimed.
+    """
+    now = timezone.now()
+    staged = _staged(drafts, now)
+    due = [m for m in staged.values() if m.send_after is not None and m.send_after <= now]
+    claim = Claim(handled=len(due))
+    finished = SendRules.read(customers, due, now, known).apply(due, now, config)
+    with transaction.atomic():
+        rows, inserted = _store(staged)
+        ours = {id(message) for message in inserted}
+        save_events(done.event() for done in finished if id(done.message) in ours)
+    claim.to_send = [m for m in due if id(m) in ours and m.status == MessageStatus.SENDING]
+    return rows, claim
