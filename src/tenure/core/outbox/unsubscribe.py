@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core import signing
 from django.db import transaction
 
@@ -26,9 +28,15 @@ class Unsubscribe:
     purpose: str
 
 
+@functools.lru_cache(maxsize=4)
+def _signer(secret_key: str) -> signing.TimestampSigner:
+    # One per key, not one per message: every proactive e-mail signs a token.
+    return signing.TimestampSigner(key=secret_key, salt=SALT)
+
+
 def unsubscribe_token(customer_id: int, purpose: str) -> str:
     """`<customer>.<purpose>:<timestamp>:<signature>`, signed with SECRET_KEY; safe in a URL path."""
-    return signing.TimestampSigner(salt=SALT).sign(f"{customer_id}.{purpose}")
+    return _signer(settings.SECRET_KEY).sign(f"{customer_id}.{purpose}")
 
 
 def read_token(token: str, *, max_age_days: int) -> Unsubscribe:
