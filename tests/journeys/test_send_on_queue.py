@@ -5,10 +5,11 @@ they go out once the claim expires."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
@@ -165,3 +166,42 @@ def test_a_key_queued_before_is_returned_but_not_claimed_again(customer: Custome
     stored = {m.idempotency_key: (m.status, m.attempts) for m in OutboundMessage.objects.all()}
     assert stored == {"k1": ("queued", 0), "k2": ("sending", 1)}
     assert Event.objects.filter(kind="message.queued").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_customer_locked_elsewhere_is_not_waited_for_their_message_goes_through_the_outbox(
+    customer: Customer,
+    make_journey: Callable[..., Journey],
+    hello_template: MessageTemplate,
+    smtp_server: ReceivedMail,
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks: SQLite locks the whole database for each writer")
+    enrolled(make_journey, customer)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_customer() -> None:
+        # Another transaction holding the customer, as one about to end their enrollments would.
+        try:
+            with transaction.atomic():
+                Customer.objects.select_for_update().get(pk=customer.pk)
+                holding.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_customer)
+    holder.start()
+    try:
+        assert holding.wait(30)
+        assert run_due(timezone.now()) == 1  # returns at once instead of waiting for the lock
+        message = OutboundMessage.objects.get()
+        assert (message.status, message.attempts) == ("queued", 0)
+        assert smtp_server.messages == []
+    finally:
+        release.set()
+        holder.join()
+
+    assert deliver_due(timezone.now()) == 1
+    [mail] = smtp_server.messages
+    assert mail["To"] == "ada@example.com"

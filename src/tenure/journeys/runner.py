@@ -9,7 +9,8 @@ twice.
 The messages are claimed for sending as they are queued, under the outbox's send-time rules (the
 customers' locks are what those rules need), and sent by this worker once the batch commits: the outbox
 does not read them back to claim them. A worker that dies first leaves them claimed; they fall due
-again when the claim expires, as any claimed message would.
+again when the claim expires, as any claimed message would. A customer another transaction holds is not
+waited for: their messages are queued for the outbox to claim.
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ class Batch:
     now: dt.datetime
     journeys: dict[int, Journey]
     customers: dict[int, Customer]
+    # The customers this batch holds locks on: the outbox's send-time rules need them.
+    locked: dict[int, Customer]
     templates: dict[tuple[str, str], MessageTemplate]
     known: policy.Reachability
     reachable: dict[int, set[str]]
@@ -91,8 +94,14 @@ class Batch:
     @classmethod
     def load(cls, enrollments: list[Enrollment], now: dt.datetime) -> Batch:
         journeys = Journey.objects.in_bulk({e.journey_id for e in enrollments})
-        # Locked: the outbox's send-time rules need them to be, and set_field steps write them anyway.
-        customers = lock_customers({e.customer_id for e in enrollments}, "assigned_rep")
+        ids = {e.customer_id for e in enrollments}
+        # Locked without waiting: this transaction already holds the enrollments, and one that holds a
+        # customer may be about to end that customer's enrollments. The messages of customers locked
+        # elsewhere are queued for the outbox to claim instead.
+        locked = lock_customers(ids, "assigned_rep", skip_locked=True)
+        customers = dict(locked)
+        if busy := ids - set(locked):
+            customers.update(Customer.objects.select_related("assigned_rep").in_bulk(busy))
         keys = {s["template"] for j in journeys.values() for s in j.steps if s.get("type") == "send"}
         templates = {(t.key, t.language): t for t in MessageTemplate.objects.filter(key__in=keys)}
         known = policy.Reachability.of(customers)
@@ -100,7 +109,7 @@ class Batch:
         for customer_id, identities in known.identities.items():
             reachable[customer_id].update(i.channel for i in identities if i.channel in REACHABLE_IDENTITIES)
         ran = set(StepRun.objects.filter(enrollment__in=enrollments).values_list("enrollment_id", "step_id"))
-        return cls(now, journeys, customers, templates, known, reachable, ran)
+        return cls(now, journeys, customers, locked, templates, known, reachable, ran)
 
     def template(self, key: str, language: str) -> MessageTemplate | None:
         default = settings.LANGUAGE_CODE.split("-")[0]
@@ -301,7 +310,7 @@ def run_batch(now: dt.datetime, limit: int) -> int:
         for enrollment in enrollments:
             advance(enrollment, batch)
         if batch.drafts:
-            queued, claim = queue_and_claim(batch.drafts, batch.customers, config, batch.known)
+            queued, claim = queue_and_claim(batch.drafts, batch.locked, config, batch.known)
             for run, key in batch.sends:
                 run.message = queued[key]
         insert_rows(batch.runs)

@@ -132,12 +132,16 @@ class SendRules:
         self.ledger.claimed(message)
 
 
-def lock_customers(customer_ids: Iterable[int], *related: str) -> dict[int, Customer]:
+def lock_customers(
+    customer_ids: Iterable[int], *related: str, skip_locked: bool = False
+) -> dict[int, Customer]:
     """The customers, locked for this transaction in id order (so two lockers cannot deadlock), with
-    `related` rows joined in but not locked."""
-    locked = Customer.objects.filter(pk__in=set(customer_ids)).order_by("pk").select_related(*related)
+    `related` rows joined in but not locked. With `skip_locked`, those another transaction holds are
+    left out instead of waited for."""
+    rows = Customer.objects.filter(pk__in=set(customer_ids)).order_by("pk").select_related(*related)
     of = ("self",) if related and connection.features.has_select_for_update_of else ()
-    return {customer.pk: customer for customer in locked.select_for_update(no_key=True, of=of)}
+    locked = rows.select_for_update(no_key=True, of=of, skip_locked=skip_locked)
+    return {customer.pk: customer for customer in locked}
 
 
 def claim_batch(now: dt.datetime, config: OutboxSettings) -> Claim:

@@ -167,13 +167,18 @@ def queue_and_claim(
     """`queue_messages`, and the drafts already due claimed at once under the send-time rules, as the outbox
     would claim them a moment later, without it reading back the rows just written.
 
-    For a caller that holds the locks of `customers` (every draft's customer; `claim.lock_customers`) and
-    sends the claim once its transaction commits (`delivery.send_claimed`). `known`: the customers'
-    reachability, if the caller has read it already. Drafts whose key was queued before are not claimed.
+    For a caller that holds the locks of `customers` (`claim.lock_customers`) and sends the claim once its
+    transaction commits (`delivery.send_claimed`). Drafts for other customers are queued for the outbox
+    to claim, as are drafts not yet due; drafts whose key was queued before are not claimed again.
+    `known`: the customers' reachability, if the caller has read it already.
     """
     now = timezone.now()
     staged = _staged(drafts, now)
-    due = [m for m in staged.values() if m.send_after is not None and m.send_after <= now]
+    due = [
+        m
+        for m in staged.values()
+        if m.customer_id in customers and m.send_after is not None and m.send_after <= now
+    ]
     claim = Claim(handled=len(due))
     finished = SendRules.read(customers, due, now, known).apply(due, now, config)
     with transaction.atomic():
