@@ -19,7 +19,7 @@ from django.db import connection, transaction
 
 from tenure.core.models import Event
 from tenure.core.outbox import policy, rows
-from tenure.core.outbox.events import event_for, save_events
+from tenure.core.outbox.events import event_for, save_events, sent_event
 from tenure.core.outbox.settings import OutboxSettings
 from tenure.core.outbox_models import MessageStatus, OutboundMessage
 from tenure.core.sweeper import claim_due
@@ -157,16 +157,7 @@ def claim_batch(now: dt.datetime, config: OutboxSettings) -> Claim:
         if not due:
             return Claim()
         unrecorded = [message for message in due if message.status == MessageStatus.SENT]
-        events = [
-            event_for(
-                message,
-                "message.sent",
-                occurred_at=message.sent_at,
-                recipient=message.recipient,
-                provider_id=message.provider_id,
-            )
-            for message in unrecorded
-        ]
+        events = [sent_event(message) for message in unrecorded]
         pending = [message for message in due if message.status != MessageStatus.SENT]
         customers = lock_customers(message.customer_id for message in pending)
         finished = SendRules.read(customers, pending, now).apply(pending, now, config)

@@ -25,7 +25,7 @@ from tenure.core.outbox import fallback, rows
 from tenure.core.outbox.base import Adapter, PermanentSendError, SendError
 from tenure.core.outbox.claim import Claim, claim_batch
 from tenure.core.outbox.email import EmailAdapter
-from tenure.core.outbox.events import event_for, save_events
+from tenure.core.outbox.events import save_events, sent_event
 from tenure.core.outbox.inbox import InboxAdapter
 from tenure.core.outbox.settings import OutboxSettings, current
 from tenure.core.outbox.sms import SmsAdapter
@@ -70,16 +70,7 @@ def _record_sent(sent: list[OutboundMessage]) -> None:
     if not sent:
         return
     with transaction.atomic():
-        save_events(
-            event_for(
-                message,
-                "message.sent",
-                occurred_at=message.sent_at,
-                recipient=message.recipient,
-                provider_id=message.provider_id,
-            )
-            for message in sent
-        )
+        save_events(sent_event(message) for message in sent)
         rows.clear_timers([message.pk for message in sent])
 
 

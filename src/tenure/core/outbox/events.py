@@ -54,6 +54,17 @@ def event_for(
     )
 
 
+def sent_event(message: OutboundMessage) -> Event:
+    """The `message.sent` event of a row marked sent."""
+    return event_for(
+        message,
+        "message.sent",
+        occurred_at=message.sent_at,
+        recipient=message.recipient,
+        provider_id=message.provider_id,
+    )
+
+
 def save_events(events: Iterable[Event]) -> None:
     """Insert a batch of outbox events; ones already written (same key) are skipped.
 
