@@ -82,7 +82,6 @@ class Batch:
     locked: dict[int, Customer]
     templates: dict[tuple[str, str], MessageTemplate]
     known: policy.Reachability
-    reachable: dict[int, set[str]]
     ran: set[tuple[int, str]]
     runs: list[StepRun] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
@@ -105,11 +104,13 @@ class Batch:
         keys = {s["template"] for j in journeys.values() for s in j.steps if s.get("type") == "send"}
         templates = {(t.key, t.language): t for t in MessageTemplate.objects.filter(key__in=keys)}
         known = policy.Reachability.of(customers)
-        reachable: dict[int, set[str]] = defaultdict(set)
-        for customer_id, identities in known.identities.items():
-            reachable[customer_id].update(i.channel for i in identities if i.channel in REACHABLE_IDENTITIES)
         ran = set(StepRun.objects.filter(enrollment__in=enrollments).values_list("enrollment_id", "step_id"))
-        return cls(now, journeys, customers, locked, templates, known, reachable, ran)
+        return cls(now, journeys, customers, locked, templates, known, ran)
+
+    def reachable(self, customer_id: int) -> set[str]:
+        """The identity channels a message to this customer could go out on."""
+        identities = self.known.identities.get(customer_id, [])
+        return {i.channel for i in identities if i.channel in REACHABLE_IDENTITIES}
 
     def template(self, key: str, language: str) -> MessageTemplate | None:
         default = settings.LANGUAGE_CODE.split("-")[0]
@@ -151,7 +152,7 @@ def _send(enrollment: Enrollment, step: dict[str, Any], batch: Batch) -> tuple[s
         raise StepFailed(f"there is no message template {step['template']!r}")
     if journey.purpose not in PURPOSES:
         raise StepFailed(f"the journey's purpose {journey.purpose!r} is not one of {', '.join(PURPOSES)}")
-    channel = _channel(step, customer, batch.reachable.get(customer.pk, set()))
+    channel = _channel(step, customer, batch.reachable(customer.pk))
     values = template_context(customer, enrollment.context, journey.name)
     try:
         subject = render(template.subject, values) if template.subject else ""
