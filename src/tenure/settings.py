@@ -148,6 +148,12 @@ def _database(url: str) -> dict[str, Any]:
         # A file, not memory, so worker processes and the browser tests' server share the test database.
         name = Path(config["NAME"])
         config["TEST"] = {"NAME": str(name.with_name(f"test_{name.stem}.sqlite3"))}
+    elif config["ENGINE"] == "django.db.backends.postgresql":
+        # Django's default (None) turns psycopg's prepared statements off altogether, even for a statement
+        # executed with `prepare=True`. A threshold no statement reaches prepares only those: the outbox's
+        # per-message `sent` mark, parsed and planned once per connection instead of once per message.
+        # Django's own cursors bind on the client and never prepare.
+        config["OPTIONS"] = {**config.get("OPTIONS", {}), "prepare_threshold": 2**31 - 1}
     return config
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from tenure.core.models import Event
@@ -20,10 +20,11 @@ from .test_outbox import customer_with, queue
 pytestmark = pytest.mark.django_db
 
 
-def claimed(attempts: int = 1) -> OutboundMessage:
-    message = queue(customer_with(("email", "ada@customer.example")), "mark-1")
+def claimed(attempts: int = 1, key: str = "mark-1") -> OutboundMessage:
+    address = f"{key}@customer.example"
+    message = queue(customer_with(("email", address)), key)
     OutboundMessage.objects.filter(pk=message.pk).update(
-        status=MessageStatus.SENDING, attempts=attempts, recipient="ada@customer.example"
+        status=MessageStatus.SENDING, attempts=attempts, recipient=address
     )
     message.refresh_from_db()
     return message
@@ -43,6 +44,22 @@ def test_the_mark_keeps_the_row_due_until_its_event_is_written() -> None:
         sent_at,
         event_due,
     )
+
+
+def test_the_mark_is_parsed_and_planned_once_per_connection_on_postgresql() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    first, second = claimed(), claimed(key="mark-2")
+    now = timezone.now()
+
+    assert rows.mark_sent(first, "<id-1@example>", now, now)
+    assert rows.mark_sent(second, "<id-2@example>", now, now)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+    assert [statement for statement in prepared if "synchronous_commit" in statement] != []
+    assert len(prepared) == 1  # the one statement asked for; nothing else is prepared behind Django's back
 
 
 def test_a_row_another_worker_took_over_is_not_marked() -> None:

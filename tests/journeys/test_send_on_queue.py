@@ -24,7 +24,7 @@ from tenure.customers.services import create_customer
 from tenure.journeys.models import Journey, MessageTemplate, StepRun
 from tenure.journeys.runner import run_due
 from tenure.journeys.services import enroll
-from tests.loopback import ReceivedMail
+from tests.loopback import ReceivedMail, free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +54,8 @@ def test_the_batch_sends_what_it_queued_and_leaves_the_outbox_nothing_to_claim(
     message = OutboundMessage.objects.get()
     assert (message.status, message.attempts, message.send_after) == ("sent", 1, None)
     assert StepRun.objects.get().message_id == message.pk
-    assert kinds(customer)[-2:] == ["message.queued", "message.sent"]
+    # It never waited in the queue: the timeline says it was sent, not that it was queued first.
+    assert kinds(customer)[-1] == "message.sent" and "message.queued" not in kinds(customer)
     assert deliver_due(timezone.now() + dt.timedelta(hours=1)) == 0
     assert len(smtp_server.messages) == 1
 
@@ -75,7 +76,7 @@ def test_an_opted_out_customer_is_suppressed_as_the_batch_queues(
         "customer opted out of reminders",
         None,
     )
-    assert kinds(customer)[-2:] == ["message.queued", "message.suppressed"]
+    assert kinds(customer)[-1] == "message.suppressed" and "message.queued" not in kinds(customer)
     assert smtp_server.messages == []
 
 
@@ -98,6 +99,26 @@ def test_quiet_hours_defer_what_the_batch_queues(
     assert (message.status, message.attempts, message.last_error) == ("deferred", 0, "quiet hours")
     assert message.send_after is not None and message.send_after > now + dt.timedelta(minutes=58)
     assert smtp_server.messages == []
+    assert kinds(customer)[-1] == "message.queued"  # it waits, and the timeline says so
+
+
+def test_a_message_that_could_not_go_out_at_once_goes_back_to_the_queue_and_says_so(
+    customer: Customer,
+    make_journey: Callable[..., Journey],
+    hello_template: MessageTemplate,
+    settings: SettingsWrapper,
+) -> None:
+    settings.TENURE_EMAIL_HOST = "127.0.0.1"
+    settings.TENURE_EMAIL_PORT = free_port()  # nothing listens there
+    enrolled(make_journey, customer)
+
+    run_due(timezone.now())
+
+    message = OutboundMessage.objects.get()
+    assert (message.status, message.attempts) == ("queued", 1)
+    assert message.last_error.startswith("SMTP 127.0.0.1:")
+    queued = Event.objects.get(kind="message.queued")
+    assert queued.payload["message_id"] == message.pk and queued.customer_id == customer.pk
 
 
 def test_the_weekly_cap_counts_messages_claimed_earlier_in_the_same_batch(
@@ -165,7 +186,9 @@ def test_a_key_queued_before_is_returned_but_not_claimed_again(customer: Custome
     assert [message.idempotency_key for message in claim.to_send] == ["k2"]
     stored = {m.idempotency_key: (m.status, m.attempts) for m in OutboundMessage.objects.all()}
     assert stored == {"k1": ("queued", 0), "k2": ("sending", 1)}
-    assert Event.objects.filter(kind="message.queued").count() == 2
+    # k1 waited in the queue when it was first queued; k2 is claimed to go out at once.
+    queued_events = Event.objects.filter(kind="message.queued").values_list("payload__message_id", flat=True)
+    assert list(queued_events) == [earlier.pk]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -28,6 +28,11 @@ class MessageStatus(models.TextChoices):
 DUE_STATUSES = (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING, MessageStatus.SENT)
 
 
+# A row in one of these waits for a worker: it has a `message.queued` event on the timeline. A row claimed
+# to go out as it is queued gets none unless it is handed back to the queue.
+WAITING = (MessageStatus.QUEUED, MessageStatus.DEFERRED)
+
+
 class DeliveryStatus(models.TextChoices):
     """What the provider told us after it accepted the message (Twilio callbacks, bounce reports)."""
 

@@ -25,7 +25,7 @@ from tenure.core.outbox import fallback, rows
 from tenure.core.outbox.base import Adapter, PermanentSendError, SendError
 from tenure.core.outbox.claim import Claim, claim_batch
 from tenure.core.outbox.email import EmailAdapter
-from tenure.core.outbox.events import save_events, sent_event
+from tenure.core.outbox.events import queued_event, save_events, sent_event
 from tenure.core.outbox.inbox import InboxAdapter
 from tenure.core.outbox.settings import OutboxSettings, current
 from tenure.core.outbox.sms import SmsAdapter
@@ -88,6 +88,8 @@ def _mark_retry(message: OutboundMessage, error: Exception, config: OutboxSettin
         message.send_after = timezone.now() + min(delay, MAX_RETRY_DELAY)
         message.last_error = str(error)
         message.save(update_fields=["status", "send_after", "last_error"])
+        # Back in the queue; a row claimed as it was queued has no `message.queued` event yet.
+        save_events([queued_event(message)])
 
 
 def _mark_permanent(message: OutboundMessage, error: PermanentSendError) -> None:
@@ -102,10 +104,14 @@ def _mark_permanent(message: OutboundMessage, error: PermanentSendError) -> None
 
 def _release(messages: list[OutboundMessage]) -> None:
     """Hand back claimed rows we will not get to in time, due now, as if never claimed."""
-    for message in messages:
-        OutboundMessage.objects.filter(
+    released = [
+        message
+        for message in messages
+        if OutboundMessage.objects.filter(
             pk=message.pk, status=MessageStatus.SENDING, attempts=message.attempts
         ).update(status=MessageStatus.QUEUED, attempts=message.attempts - 1, send_after=timezone.now())
+    ]
+    save_events(queued_event(message) for message in released)
 
 
 def _adapter(channel: str, config: OutboxSettings) -> Adapter:

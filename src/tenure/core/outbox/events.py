@@ -54,6 +54,11 @@ def event_for(
     )
 
 
+def queued_event(message: OutboundMessage) -> Event:
+    """The `message.queued` event of a row that waits for a worker."""
+    return event_for(message, "message.queued", subject=message.subject)
+
+
 def sent_event(message: OutboundMessage) -> Event:
     """The `message.sent` event of a row marked sent."""
     return event_for(

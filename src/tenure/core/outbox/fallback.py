@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from tenure.core.outbox import policy
-from tenure.core.outbox.events import EVENT_SOURCE, record
+from tenure.core.outbox.events import EVENT_SOURCE, queued_event, record, save_events
 from tenure.core.outbox_models import MessageStatus, OutboundMessage
 from tenure.core.services import record_event
 from tenure.customers.models import Customer
@@ -49,3 +49,4 @@ def address_rejected(message: OutboundMessage, reason: str) -> None:
     message.sent_at = None
     message.last_error = f"{reason}; falling back to {route.channel}"
     message.save(update_fields=["channel", "recipient", "status", "send_after", "sent_at", "last_error"])
+    save_events([queued_event(message)])

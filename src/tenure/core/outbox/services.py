@@ -11,11 +11,11 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.utils import timezone
 
 from tenure.core.outbox.claim import Claim, SendRules
-from tenure.core.outbox.events import event_for, record_new, save_events
+from tenure.core.outbox.events import queued_event, record_new, save_events
 from tenure.core.outbox.policy import Reachability
 from tenure.core.outbox.rows import insert_rows
 from tenure.core.outbox.settings import OutboxSettings
-from tenure.core.outbox_models import TRANSACTIONAL, MessageChannel, MessageStatus, OutboundMessage
+from tenure.core.outbox_models import TRANSACTIONAL, WAITING, MessageChannel, MessageStatus, OutboundMessage
 from tenure.customers.models import Customer, Purpose
 
 PURPOSES = frozenset({TRANSACTIONAL, *Purpose.values})
@@ -127,7 +127,8 @@ def _staged(drafts: Sequence[Draft], now: dt.datetime) -> dict[str, OutboundMess
 
 
 def _store(staged: dict[str, OutboundMessage]) -> tuple[dict[str, OutboundMessage], list[OutboundMessage]]:
-    """Insert the staged rows with their `message.queued` events; returns key -> row (the first row for keys
+    """Insert the staged rows, with a `message.queued` event for each new row that waits (one already
+    claimed to go out at once gets its `message.sent` instead); returns key -> row (the first row for keys
     queued before) and the rows inserted now. Call inside a transaction."""
     inserted = insert_rows(list(staged.values()), ignore_conflicts=True, returning=("idempotency_key", "id"))
     rows: dict[str, OutboundMessage] = {}
@@ -142,7 +143,7 @@ def _store(staged: dict[str, OutboundMessage]) -> tuple[dict[str, OutboundMessag
             (message.idempotency_key, message)
             for message in OutboundMessage.objects.filter(idempotency_key__in=queued_before)
         )
-    save_events(event_for(message, "message.queued", subject=message.subject) for message in rows.values())
+    save_events(queued_event(message) for message in new if message.status in WAITING)
     return rows, new
 
 
