@@ -10,6 +10,7 @@ class CoreConfig(AppConfig):
         from django.core import checks
         from django.db.models.signals import post_migrate
 
+        import tenure.core.lookups  # noqa: F401  (registers `__any_of`)
         from tenure.core.outbox.checks import check_sending_timeout
         from tenure.core.outbox.delivery import register as register_outbox
         from tenure.core.roles import ensure_roles

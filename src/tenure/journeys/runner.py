@@ -104,7 +104,8 @@ class Batch:
         keys = {s["template"] for j in journeys.values() for s in j.steps if s.get("type") == "send"}
         templates = {(t.key, t.language): t for t in MessageTemplate.objects.filter(key__in=keys)}
         known = policy.Reachability.of(customers)
-        ran = set(StepRun.objects.filter(enrollment__in=enrollments).values_list("enrollment_id", "step_id"))
+        runs = StepRun.objects.filter(enrollment_id__any_of=[e.pk for e in enrollments])
+        ran = set(runs.values_list("enrollment_id", "step_id"))
         return cls(now, journeys, customers, locked, templates, known, ran)
 
     def reachable(self, customer_id: int) -> set[str]:
@@ -337,7 +338,7 @@ def save_moves(enrollments: list[Enrollment], context_changed: set[int]) -> None
         else:
             groups[tuple(getattr(enrollment, name) for name in MOVED_FIELDS)].append(enrollment.pk)
     for values, ids in groups.items():
-        Enrollment.objects.filter(pk__in=ids).update(**dict(zip(MOVED_FIELDS, values, strict=True)))
+        Enrollment.objects.filter(pk__any_of=ids).update(**dict(zip(MOVED_FIELDS, values, strict=True)))
 
 
 def run_due(now: dt.datetime) -> int:

@@ -138,7 +138,7 @@ def lock_customers(
     """The customers, locked for this transaction in id order (so two lockers cannot deadlock), with
     `related` rows joined in but not locked. With `skip_locked`, those another transaction holds are
     left out instead of waited for."""
-    rows = Customer.objects.filter(pk__in=set(customer_ids)).order_by("pk").select_related(*related)
+    rows = Customer.objects.filter(pk__any_of=set(customer_ids)).order_by("pk").select_related(*related)
     of = ("self",) if related and connection.features.has_select_for_update_of else ()
     locked = rows.select_for_update(no_key=True, of=of, skip_locked=skip_locked)
     return {customer.pk: customer for customer in locked}

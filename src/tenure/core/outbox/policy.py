@@ -87,7 +87,7 @@ class CapLedger:
 
     def __init__(self, customer_ids: Iterable[int], now: dt.datetime) -> None:
         ids = set(customer_ids)
-        proactive = OutboundMessage.objects.filter(customer_id__in=ids).exclude(purpose=TRANSACTIONAL)
+        proactive = OutboundMessage.objects.filter(customer_id__any_of=ids).exclude(purpose=TRANSACTIONAL)
         recently_sent = Q(status=MessageStatus.SENT, sent_at__gt=now - CAP_WINDOW)
         maybe_delivered = Q(status=MessageStatus.SENDING) | Q(
             status__in=[MessageStatus.QUEUED, MessageStatus.DEFERRED], attempts__gt=0
@@ -136,7 +136,7 @@ class Route:
 def invalid_addresses(customer_ids: Iterable[int]) -> dict[int, set[tuple[str, str]]]:
     """Per customer, the (identity channel, value) pairs a provider has rejected for good."""
     found: dict[int, set[tuple[str, str]]] = defaultdict(set)
-    rows = Event.objects.filter(customer_id__in=set(customer_ids), kind=IDENTITY_INVALID)
+    rows = Event.objects.filter(customer_id__any_of=set(customer_ids), kind=IDENTITY_INVALID)
     for customer_id, payload in rows.values_list("customer_id", "payload"):
         if isinstance(payload, dict):
             found[customer_id].add((str(payload.get("channel", "")), str(payload.get("value", ""))))
@@ -155,7 +155,7 @@ def identities_of(customer_ids: Iterable[int]) -> dict[int, list[Address]]:
 
     Plain values, not models: a batch reads hundreds of these and needs two fields of each."""
     found: dict[int, list[Address]] = defaultdict(list)
-    rows = Identity.objects.filter(customer_id__in=set(customer_ids)).order_by(
+    rows = Identity.objects.filter(customer_id__any_of=set(customer_ids)).order_by(
         "-verified", "created_at", "id"
     )
     for customer_id, channel, value in rows.values_list("customer_id", "channel", "value"):
