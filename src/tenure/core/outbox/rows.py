@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 import functools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
@@ -25,6 +25,7 @@ from django.utils import timezone
 from tenure.core.outbox_models import MessageStatus, OutboundMessage
 
 _META = OutboundMessage._meta
+_AUTO = (models.AutoField, models.BigAutoField, models.SmallAutoField)
 
 
 @functools.cache
@@ -85,6 +86,41 @@ def _recordset(table: str, rows: list[dict[str, Any]]) -> tuple[str, str]:
     return f"json_populate_recordset(NULL::{table}, %s::json)", json.dumps(rows, default=_as_json)
 
 
+# Field classes whose values go into PostgreSQL's JSON document unconverted when they have the type the
+# field holds: `get_db_prep_save` would hand them back unchanged (JSON encodes every `str` subclass, a
+# TextChoices member included, as its text). Exact classes only: a subclass may convert differently.
+_TEXT = (models.CharField, models.TextField)
+_INTEGER = (
+    models.IntegerField,
+    models.PositiveIntegerField,
+    models.BigIntegerField,
+    models.SmallIntegerField,
+    models.PositiveSmallIntegerField,
+)
+
+
+def _document_value(field: models.Field[Any, Any], db: Any) -> Callable[[Any], Any]:
+    """How a value of `field` goes into PostgreSQL's JSON document: as it is where that is what
+    `get_db_prep_save` would give, else through it."""
+    kind = type(field)
+
+    def converted(value: Any) -> Any:
+        return field.get_db_prep_save(value, db)
+
+    if kind in _TEXT:
+        return lambda value: value if value is None or isinstance(value, str) else converted(value)
+    integer_key = isinstance(field, models.ForeignKey) and type(field.target_field) in _AUTO
+    if kind in _INTEGER or (kind is models.ForeignKey and integer_key):
+        return lambda value: value if value is None or type(value) is int else converted(value)
+    if kind is models.BooleanField:
+        return lambda value: value if value is None or type(value) is bool else converted(value)
+    if kind is models.DateTimeField:
+        return lambda value: value if isinstance(value, dt.datetime) and value.tzinfo else converted(value)
+    if kind is models.JSONField and isinstance(field, models.JSONField) and field.encoder is None:
+        return lambda value: value if type(value) in (dict, list) else converted(value)
+    return converted
+
+
 def _values(objs: Sequence[models.Model], fields: Sequence[models.Field[Any, Any]]) -> Iterator[list[Any]]:
     """Each object's values as `pre_save` gives them, except that every `auto_now`/`auto_now_add` date-time
     field of the batch gets one timestamp, read once rather than once per row (a date-only field keeps
@@ -126,16 +162,24 @@ def insert_rows(
         tail += " RETURNING " + ", ".join(db.ops.quote_name(name) for name in returning)
     table = db.ops.quote_name(meta.db_table)
     into = f"INSERT INTO {table} ({columns})"
-    rows = [
-        [field.get_db_prep_save(value, db) for field, value in zip(fields, values, strict=True)]
-        for values in _values(objs, fields)
-    ]
     with _cursor() as cursor:
         if db.vendor == "postgresql":
-            source, document = _recordset(table, [dict(zip(names, values, strict=True)) for values in rows])
+            to_document = [_document_value(field, db) for field in fields]
+            document_rows = [
+                {
+                    name: convert(value)
+                    for name, convert, value in zip(names, to_document, values, strict=True)
+                }
+                for values in _values(objs, fields)
+            ]
+            source, document = _recordset(table, document_rows)
             # Only quoted names from the model go into the text; the values are the one parameter.
             cursor.execute(f"{into} SELECT {columns} FROM {source}{tail}", [document])  # noqa: S608
             return list(cursor.fetchall()) if returning else []
+        rows = [
+            [field.get_db_prep_save(value, db) for field, value in zip(fields, values, strict=True)]
+            for values in _values(objs, fields)
+        ]
         row = "(" + ", ".join(["%s"] * len(fields)) + ")"
         inserted: list[tuple[Any, ...]] = []
         chunk = max(1, db.ops.bulk_batch_size(fields, objs))
