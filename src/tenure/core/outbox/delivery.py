@@ -7,9 +7,8 @@ the one message it had in flight between "accepted" and "marked": that row falls
 claim expires and is sent again, recognisably the same (same e-mail Message-ID / SMS idempotency token).
 Delivery is therefore at least once, and a crash can repeat at most one message per worker.
 
-On PostgreSQL the mark writes the row's `message.sent` event in the same statement. Elsewhere the
-`message.sent` events of a batch are written together after it; a sent row keeps a `send_after` until
-then, so if the worker dies first, a later claim writes them (see `DUE_STATUSES`).
+The `message.sent` events of a batch are written together after it; a sent row keeps a `send_after`
+until then, so if the worker dies first, a later claim writes them (see `DUE_STATUSES`).
 """
 
 from __future__ import annotations
@@ -148,15 +147,13 @@ def send_claimed(claim: Claim, config: OutboxSettings) -> None:
     adapter_timeout = max(config.email_timeout, config.sms_timeout)
     last_start = claim.started + config.sending_timeout_seconds - adapter_timeout
     adapters: dict[str, Adapter] = {}
-    # Sent rows whose `message.sent` event the mark left for us to write (see `rows.mark_records_event`).
     sent: list[OutboundMessage] = []
-    events_left_to_us = not rows.mark_records_event()
     try:
         for position, message in enumerate(claim.to_send):
             if time.monotonic() > last_start:
                 _release(claim.to_send[position:])
                 break
-            if _deliver(message, adapters, config) and events_left_to_us:
+            if _deliver(message, adapters, config):
                 sent.append(message)
     finally:
         for adapter in adapters.values():

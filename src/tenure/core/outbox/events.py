@@ -8,9 +8,11 @@ from collections.abc import Iterable
 from django.utils import timezone
 
 from tenure.core.models import Event
-from tenure.core.outbox.rows import EVENT_SOURCE, SENT_EVENT_KIND, insert_rows
+from tenure.core.outbox.rows import insert_rows
 from tenure.core.outbox_models import OutboundMessage
 from tenure.core.services import record_event, validate_event_kind
+
+EVENT_SOURCE = "outbox"
 
 
 def _payload(message: OutboundMessage, extra: dict[str, object]) -> dict[str, object]:
@@ -61,7 +63,7 @@ def sent_event(message: OutboundMessage) -> Event:
     """The `message.sent` event of a row marked sent."""
     return event_for(
         message,
-        SENT_EVENT_KIND,
+        "message.sent",
         occurred_at=message.sent_at,
         recipient=message.recipient,
         provider_id=message.provider_id,

@@ -22,12 +22,9 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.fields import AutoFieldMixin
 from django.utils import timezone
 
-from tenure.core.models import Event
 from tenure.core.outbox_models import MessageStatus, OutboundMessage
 
 _META = OutboundMessage._meta
-EVENT_SOURCE = "outbox"
-SENT_EVENT_KIND = "message.sent"
 _AUTO = (models.AutoField, models.BigAutoField, models.SmallAutoField)
 
 
@@ -223,75 +220,25 @@ def update_rows(messages: Sequence[OutboundMessage], fields: Sequence[str]) -> N
         cursor.executemany(sql, params)
 
 
-def _event_column(name: str) -> str:
-    field = cast("models.Field[Any, Any]", Event._meta.get_field(name))
-    return connection.ops.quote_name(str(field.column))
-
-
-# What the PostgreSQL mark writes into each column of the `message.sent` event (`events.sent_event`
-# builds the same event in Python, for SQLite and for rows whose sender died before recording it).
-_SENT_EVENT_COLUMNS = {
-    "customer": "customer_id",
-    "kind": "%(kind)s::text",
-    "occurred_at": "%(sent_at)s",
-    "channel": "channel",
-    "actor": "''",
-    "payload": (
-        "jsonb_build_object('message_id', id, 'channel', channel, 'purpose', purpose,"
-        " 'recipient', recipient, 'provider_id', %(provider_id)s::text)"
-    ),
-    "source": "%(source)s::text",
-    "idempotency_key": "%(kind)s::text || ':' || id",
-    "recorded_at": "%(sent_at)s",
-}
-
-
 @functools.cache
 def _mark_sent_sql(vendor: str) -> str:
-    """Built once per database vendor: this statement runs once for every message sent.
-
-    On PostgreSQL it also writes the row's `message.sent` event and takes its timer off (data-modifying
-    `WITH`): the mark, the event and the cleared timer commit together."""
+    """Built once per database vendor: this statement runs once for every message sent."""
     table = connection.ops.quote_name(_META.db_table)
-    status, attempts, pk = _column("status"), _column("attempts"), _column("id")
-    mark = (
-        f"UPDATE {table} SET {status} = %(sent)s, {_column('provider_id')} = %(provider_id)s,"  # noqa: S608
-        f" {_column('sent_at')} = %(sent_at)s, {_column('last_error')} = ''"
+    lazy_commit = (
+        " AND set_config('synchronous_commit', 'off', true) = 'off'" if vendor == "postgresql" else ""
     )
-    ours = f" WHERE {pk} = %(id)s AND {status} = %(sending)s AND {attempts} = %(attempts)s"
-    if vendor != "postgresql":
-        return f"{mark}, {_column('send_after')} = %(event_due)s{ours}"
-    event_fields = {str(field.name) for field in Event._meta.concrete_fields if not field.primary_key}
-    if event_fields != set(_SENT_EVENT_COLUMNS):  # a new column on the timeline needs a value here
-        raise RuntimeError(f"the sent mark's event lacks {sorted(event_fields ^ set(_SENT_EVENT_COLUMNS))}")
-    returned = ", ".join(f"{_column(name)} AS {name}" for name in ("id", "channel", "purpose", "recipient"))
-    events = connection.ops.quote_name(Event._meta.db_table)
-    columns = ", ".join(_event_column(name) for name in _SENT_EVENT_COLUMNS)
-    # Quoted names and fixed expressions only; values are parameters.
+    # Quoted column names only; values are parameters.
     return (
-        f"WITH marked AS ({mark}, {_column('send_after')} = NULL{ours}"  # noqa: S608
-        " AND set_config('synchronous_commit', 'off', true) = 'off'"
-        f" RETURNING {returned}, {_column('customer')} AS customer_id),"
-        f" recorded AS (INSERT INTO {events} ({columns})"
-        f" SELECT {', '.join(_SENT_EVENT_COLUMNS.values())} FROM marked ON CONFLICT DO NOTHING)"
-        " SELECT count(*) FROM marked"
+        f"UPDATE {table} SET {_column('status')} = %s, {_column('provider_id')} = %s, {_column('sent_at')} = %s,"  # noqa: S608
+        f" {_column('last_error')} = '', {_column('send_after')} = %s"
+        f" WHERE {_column('id')} = %s AND {_column('status')} = %s AND {_column('attempts')} = %s{lazy_commit}"
     )
-
-
-def mark_records_event() -> bool:
-    """Whether `mark_sent` writes the row's `message.sent` event itself (PostgreSQL), or leaves it, and the
-    row's timer, for the caller to write with the batch's (`events.sent_event`, `clear_timers`)."""
-    return connections[DEFAULT_DB_ALIAS].vendor == "postgresql"
 
 
 def mark_sent(
     message: OutboundMessage, provider_id: str, sent_at: dt.datetime, event_due: dt.datetime
 ) -> bool:
     """`sending` -> `sent` if the row is still ours (same attempt); one statement, autocommitted by the caller.
-
-    On PostgreSQL the statement also writes the `message.sent` event and clears the row's timer. Elsewhere
-    the row stays due at `event_due`, so that if the caller dies before writing the event a later claim
-    writes it (see `mark_records_event`).
 
     On PostgreSQL the statement turns off `synchronous_commit` for its own transaction (a commit then
     returns without waiting for the disk: about 0.4 ms instead of 4 ms here). A killed worker loses
@@ -300,23 +247,21 @@ def mark_sent(
     `synchronous=NORMAL` already allows after a power cut.
     """
     db = connections[DEFAULT_DB_ALIAS]
-    params: dict[str, Any] = {
-        "sent": MessageStatus.SENT.value,
-        "provider_id": provider_id,
-        "sent_at": _field("sent_at").get_db_prep_save(sent_at, db),
-        "id": message.pk,
-        "sending": MessageStatus.SENDING.value,
-        "attempts": message.attempts,
-    }
+    params: list[Any] = [
+        MessageStatus.SENT.value,
+        provider_id,
+        _field("sent_at").get_db_prep_save(sent_at, db),
+        _field("send_after").get_db_prep_save(event_due, db),
+        message.pk,
+        MessageStatus.SENDING.value,
+        message.attempts,
+    ]
     with _cursor() as cursor:
         if db.vendor == "postgresql":
-            params.update(kind=SENT_EVENT_KIND, source=EVENT_SOURCE)
             # Run once per message: planned once per connection.
             cursor.execute(_mark_sent_sql(db.vendor), params, prepare=True)
-            row = cursor.fetchone()
-            return row is not None and row[0] == 1
-        params["event_due"] = _field("send_after").get_db_prep_save(event_due, db)
-        cursor.execute(_mark_sent_sql(db.vendor), params)
+        else:
+            cursor.execute(_mark_sent_sql(db.vendor), params)
         return cursor.rowcount == 1
 
 
