@@ -56,12 +56,14 @@ def _ours(message: OutboundMessage) -> bool:
     )
 
 
-def _mark_sent(message: OutboundMessage, provider_id: str, config: OutboxSettings) -> bool:
+def _mark_sent(
+    message: OutboundMessage, provider_id: str, config: OutboxSettings, mark: rows.MarkSent
+) -> bool:
     """One statement, committed at once: the window in which a crash repeats this message is this short."""
     sent_at = timezone.now()
     # The sent row stays due until the batch's events are written; see the module docstring.
     event_due = sent_at + dt.timedelta(seconds=config.sending_timeout_seconds)
-    marked = rows.mark_sent(message, provider_id[:300], sent_at, event_due)
+    marked = mark(message, provider_id[:300], sent_at, event_due)
     message.status, message.provider_id, message.sent_at = MessageStatus.SENT, provider_id[:300], sent_at
     return marked
 
@@ -122,7 +124,9 @@ def _adapter(channel: str, config: OutboxSettings) -> Adapter:
     return InboxAdapter()
 
 
-def _deliver(message: OutboundMessage, adapters: dict[str, Adapter], config: OutboxSettings) -> bool:
+def _deliver(
+    message: OutboundMessage, adapters: dict[str, Adapter], config: OutboxSettings, mark: rows.MarkSent
+) -> bool:
     """Send one claimed message and record the outcome; True if it was sent and marked."""
     if message.channel not in adapters:
         adapters[message.channel] = _adapter(message.channel, config)
@@ -136,7 +140,7 @@ def _deliver(message: OutboundMessage, adapters: dict[str, Adapter], config: Out
         logger.exception("Sending message %s failed unexpectedly", message.pk)
         _mark_retry(message, error, config)
     else:
-        return _mark_sent(message, provider_id, config)
+        return _mark_sent(message, provider_id, config, mark)
     return False
 
 
@@ -149,12 +153,13 @@ def send_claimed(claim: Claim, config: OutboxSettings) -> None:
     adapters: dict[str, Adapter] = {}
     sent: list[OutboundMessage] = []
     try:
-        for position, message in enumerate(claim.to_send):
-            if time.monotonic() > last_start:
-                _release(claim.to_send[position:])
-                break
-            if _deliver(message, adapters, config):
-                sent.append(message)
+        with rows.sent_marks() as mark:
+            for position, message in enumerate(claim.to_send):
+                if time.monotonic() > last_start:
+                    _release(claim.to_send[position:])
+                    break
+                if _deliver(message, adapters, config, mark):
+                    sent.append(message)
     finally:
         for adapter in adapters.values():
             adapter.close()

@@ -66,14 +66,15 @@ def _body(text: str) -> tuple[str, bytes]:
     return "quoted-printable", encoded.replace(b"\n", b"\r\n").rstrip(b"\r\n") + b"\r\n"
 
 
-def build_email(message: OutboundMessage, config: OutboxSettings) -> bytes:
+def build_email(message: OutboundMessage, config: OutboxSettings, message_id: str = "") -> bytes:
+    """`message_id`: the message's Message-ID if the caller has it already (`message_id_for`)."""
     encoding, body = _body(message.body)
     headers: dict[str, str] = {
         "From": config.email_from,
         "To": message.recipient,
         "Subject": _header(message.subject),
         "Date": email.utils.formatdate(usegmt=True),
-        "Message-ID": message_id_for(message.idempotency_key, config.message_id_domain),
+        "Message-ID": message_id or message_id_for(message.idempotency_key, config.message_id_domain),
     }
     if message.in_reply_to:
         headers["In-Reply-To"] = _header(message.in_reply_to)
@@ -148,7 +149,7 @@ class EmailAdapter:
             # Also keeps a stray CR/LF in a hand-typed recipient from becoming a header of its own.
             raise PermanentSendError(f"not an e-mail address: {message.recipient!r}", bad_address=True)
         message_id = message_id_for(message.idempotency_key, self.config.message_id_domain)
-        data = build_email(message, self.config)
+        data = build_email(message, self.config, message_id)
         try:
             self._transaction(self._connection(), message.recipient, data)
         except smtplib.SMTPRecipientsRefused as error:
