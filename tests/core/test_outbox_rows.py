@@ -11,7 +11,7 @@ from django.db import models
 from django.utils import timezone
 
 from tenure.core.models import Event
-from tenure.core.outbox.rows import insert_rows
+from tenure.core.outbox.rows import insert_rows, insert_values
 from tenure.core.outbox_models import MessageStatus, OutboundMessage
 from tenure.customers.services import create_customer
 
@@ -59,3 +59,34 @@ def test_values_of_another_type_are_converted_as_the_orm_converts_them() -> None
     inserted = stored(OutboundMessage, "idempotency_key", "inserted", "created_at")
     assert inserted == stored(OutboundMessage, "idempotency_key", "saved", "created_at")
     assert (inserted["attempts"], inserted["status"], inserted["customer_id"]) == (1, "sending", customer.pk)
+
+
+def test_plain_rows_get_the_defaults_a_model_instance_would() -> None:
+    customer = create_customer(name="Ada")
+    when = timezone.now()
+    fields: dict[str, Any] = {"customer_id": customer.pk, "kind": "message.queued", "occurred_at": when}
+    Event(idempotency_key="saved", **fields).save()
+    before = timezone.now()
+
+    insert_values(Event, [{"idempotency_key": "inserted", **fields}])
+
+    inserted = Event.objects.get(idempotency_key="inserted")
+    assert stored(Event, "idempotency_key", "inserted", "recorded_at") == stored(
+        Event, "idempotency_key", "saved", "recorded_at"
+    )
+    assert (inserted.actor, inserted.payload, inserted.source) == ("", {}, "tenure")
+    assert inserted.recorded_at >= before
+
+
+def test_a_repeated_key_is_skipped_and_the_first_row_kept() -> None:
+    customer = create_customer(name="Ada")
+    row: dict[str, Any] = {"customer_id": customer.pk, "kind": "message.sent", "occurred_at": timezone.now()}
+    insert_values(Event, [{**row, "source": "outbox", "idempotency_key": "k", "payload": {"n": 1}}])
+
+    insert_values(
+        Event,
+        [{**row, "source": "outbox", "idempotency_key": "k", "payload": {"n": 2}}],
+        ignore_conflicts=True,
+    )
+
+    assert [event.payload for event in Event.objects.filter(idempotency_key="k")] == [{"n": 1}]

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
-from tenure.core.models import Event
 from tenure.core.outbox import policy, rows
-from tenure.core.outbox.events import event_for, save_events, sent_event
+from tenure.core.outbox.events import EventRow, event_for, save_events, sent_event
 from tenure.core.outbox.settings import OutboxSettings
 from tenure.core.outbox_models import MessageStatus, OutboundMessage
 from tenure.core.sweeper import claim_due
@@ -49,7 +48,7 @@ class Finished:
     message: OutboundMessage
     reason: str
 
-    def event(self) -> Event:
+    def event(self) -> EventRow:
         return event_for(self.message, f"message.{self.message.status}", reason=self.reason)
 
 

@@ -13,13 +13,14 @@ import contextlib
 import datetime as dt
 import functools
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.fields import AutoFieldMixin
+from django.db.models.options import Options
 from django.utils import timezone
 
 from tenure.core.outbox_models import MessageStatus, OutboundMessage
@@ -121,14 +122,18 @@ def _document_value(field: models.Field[Any, Any], db: Any) -> Callable[[Any], A
     return converted
 
 
-def _values(objs: Sequence[models.Model], fields: Sequence[models.Field[Any, Any]]) -> Iterator[list[Any]]:
-    """Each object's values as `pre_save` gives them, except that every `auto_now`/`auto_now_add` date-time
-    field of the batch gets one timestamp, read once rather than once per row (a date-only field keeps
-    its own `pre_save`, today's date)."""
-    now = timezone.now()
-    stamped = [
+def _stamped(fields: Sequence[models.Field[Any, Any]]) -> list[bool]:
+    """Which fields are `auto_now`/`auto_now_add` date-times: a batch gives them all one timestamp, read once
+    rather than once per row (a date-only field keeps its own `pre_save`, today's date)."""
+    return [
         isinstance(field, models.DateTimeField) and (field.auto_now or field.auto_now_add) for field in fields
     ]
+
+
+def _values(objs: Sequence[models.Model], fields: Sequence[models.Field[Any, Any]]) -> Iterator[list[Any]]:
+    """Each object's values as `pre_save` gives them, date-times stamped per batch (`_stamped`)."""
+    now = timezone.now()
+    stamped = _stamped(fields)
     for obj in objs:
         values = []
         for field, stamp in zip(fields, stamped, strict=True):
@@ -138,6 +143,20 @@ def _values(objs: Sequence[models.Model], fields: Sequence[models.Field[Any, Any
             else:
                 values.append(field.pre_save(obj, True))
         yield values
+
+
+def _row_values(
+    rows: Sequence[Mapping[str, Any]], fields: Sequence[models.Field[Any, Any]]
+) -> Iterator[list[Any]]:
+    """Each row's values by field `attname`, with the field's default where the row has none, as a model
+    instance would have them; date-times stamped per batch (`_stamped`)."""
+    now = timezone.now()
+    stamped = _stamped(fields)
+    for row in rows:
+        yield [
+            now if stamp else (row[field.attname] if field.attname in row else field.get_default())
+            for field, stamp in zip(fields, stamped, strict=True)
+        ]
 
 
 def insert_rows(
@@ -152,9 +171,37 @@ def insert_rows(
     """
     if not objs:
         return []
+    fields = _inserted_fields(objs[0]._meta)
+    return _insert(objs[0]._meta, fields, _values(objs, fields), ignore_conflicts, returning)
+
+
+def insert_values(
+    model: type[models.Model],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    ignore_conflicts: bool = False,
+    returning: Sequence[str] = (),
+) -> list[tuple[Any, ...]]:
+    """`insert_rows` for rows given as {field attname: value}, without building a model instance for each
+    (for rows nothing reads back, such as timeline events: an instance costs more than its insert)."""
+    if not rows:
+        return []
+    fields = _inserted_fields(model._meta)
+    return _insert(model._meta, fields, _row_values(rows, fields), ignore_conflicts, returning)
+
+
+def _inserted_fields(meta: Options[Any]) -> list[models.Field[Any, Any]]:
+    return [field for field in meta.concrete_fields if not isinstance(field, AutoFieldMixin)]
+
+
+def _insert(
+    meta: Options[Any],
+    fields: Sequence[models.Field[Any, Any]],
+    value_lists: Iterator[list[Any]],
+    ignore_conflicts: bool,
+    returning: Sequence[str],
+) -> list[tuple[Any, ...]]:
     db = connections[DEFAULT_DB_ALIAS]  # once: every access through the `connection` proxy costs a lookup
-    meta = objs[0]._meta
-    fields = [field for field in meta.concrete_fields if not isinstance(field, AutoFieldMixin)]
     names = [str(field.column) for field in fields]
     columns = ", ".join(db.ops.quote_name(name) for name in names)
     tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
@@ -170,7 +217,7 @@ def insert_rows(
                     name: convert(value)
                     for name, convert, value in zip(names, to_document, values, strict=True)
                 }
-                for values in _values(objs, fields)
+                for values in value_lists
             ]
             source, document = _recordset(table, document_rows)
             # Only quoted names from the model go into the text; the values are the one parameter.
@@ -178,11 +225,11 @@ def insert_rows(
             return list(cursor.fetchall()) if returning else []
         rows = [
             [field.get_db_prep_save(value, db) for field, value in zip(fields, values, strict=True)]
-            for values in _values(objs, fields)
+            for values in value_lists
         ]
         row = "(" + ", ".join(["%s"] * len(fields)) + ")"
         inserted: list[tuple[Any, ...]] = []
-        chunk = max(1, db.ops.bulk_batch_size(fields, objs))
+        chunk = max(1, db.ops.bulk_batch_size(list(fields), rows))
         for start in range(0, len(rows), chunk):
             part = rows[start : start + chunk]
             # Only quoted names from the model go into the text; every value is a parameter.
