@@ -30,7 +30,7 @@ from tenure.core.outbox import policy
 from tenure.core.outbox import settings as outbox_settings
 from tenure.core.outbox.claim import Claim, lock_customers
 from tenure.core.outbox.delivery import send_claimed
-from tenure.core.outbox.rows import insert_rows
+from tenure.core.outbox.rows import insert_values
 from tenure.core.outbox.services import Draft, queue_and_claim
 from tenure.core.outbox_models import MessageChannel
 from tenure.core.services import record_event
@@ -71,6 +71,25 @@ class StepFailed(Exception):
     pass
 
 
+# A step run to write with the batch, as {StepRun field attname: value}: a model instance per step (its
+# foreign keys set through their descriptors) cost more than its insert.
+StepRunRow = dict[str, Any]
+
+
+def step_run(
+    enrollment: Enrollment, step: dict[str, Any], status: str, detail: str, now: dt.datetime
+) -> StepRunRow:
+    return {
+        "enrollment_id": enrollment.pk,
+        "step_id": step["id"],
+        "step_type": step["type"],
+        "status": status,
+        "ran_at": now,
+        "detail": detail,
+        "message_id": None,
+    }
+
+
 @dataclass
 class Batch:
     """Everything a batch of enrollments needs, loaded with a handful of queries."""
@@ -83,11 +102,11 @@ class Batch:
     templates: dict[tuple[str, str], MessageTemplate]
     known: policy.Reachability
     ran: set[tuple[int, str]]
-    runs: list[StepRun] = field(default_factory=list)
+    runs: list[StepRunRow] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
     # Messages to queue with one insert at the end of the batch, and the step runs that record them.
     drafts: list[Draft] = field(default_factory=list)
-    sends: list[tuple[StepRun, str]] = field(default_factory=list)
+    sends: list[tuple[StepRunRow, str]] = field(default_factory=list)
     context_changed: set[int] = field(default_factory=set)
 
     @classmethod
@@ -209,16 +228,7 @@ def _set_field(enrollment: Enrollment, step: dict[str, Any], batch: Batch) -> st
 
 
 def _fail(enrollment: Enrollment, step: dict[str, Any], reason: str, batch: Batch) -> None:
-    batch.runs.append(
-        StepRun(
-            enrollment=enrollment,
-            step_id=step["id"],
-            step_type=step["type"],
-            status=StepStatus.FAILED,
-            ran_at=batch.now,
-            detail=reason,
-        )
-    )
+    batch.runs.append(step_run(enrollment, step, StepStatus.FAILED, reason, batch.now))
     enrollment.state = EnrollmentState.FAILED
     enrollment.finished_at = batch.now
     enrollment.next_step_at = None
@@ -276,14 +286,7 @@ def advance(enrollment: Enrollment, batch: Batch) -> None:
         except StepFailed as error:
             _fail(enrollment, step, str(error), batch)
             return
-        run = StepRun(
-            enrollment=enrollment,
-            step_id=step["id"],
-            step_type=kind,
-            status=status,
-            ran_at=batch.now,
-            detail=detail,
-        )
+        run = step_run(enrollment, step, status, detail, batch.now)
         batch.runs.append(run)
         if key:
             batch.sends.append((run, key))
@@ -314,8 +317,8 @@ def run_batch(now: dt.datetime, limit: int) -> int:
         if batch.drafts:
             queued, claim = queue_and_claim(batch.drafts, batch.locked, config, batch.known)
             for run, key in batch.sends:
-                run.message = queued[key]
-        insert_rows(batch.runs)
+                run["message_id"] = queued[key].pk
+        insert_values(StepRun, batch.runs)
         Task.objects.bulk_create(batch.tasks)
         save_moves(enrollments, batch.context_changed)
     if claim.to_send:

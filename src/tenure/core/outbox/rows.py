@@ -116,7 +116,10 @@ def _document_value(field: models.Field[Any, Any], db: Any) -> Callable[[Any], A
     if kind is models.BooleanField:
         return lambda value: value if value is None or type(value) is bool else converted(value)
     if kind is models.DateTimeField:
-        return lambda value: value if isinstance(value, dt.datetime) and value.tzinfo else converted(value)
+        # As text here, rather than through `json.dumps`'s `default`, a call back into Python per value.
+        return lambda value: (
+            value.isoformat() if isinstance(value, dt.datetime) and value.tzinfo else converted(value)
+        )
     if kind is models.JSONField and isinstance(field, models.JSONField) and field.encoder is None:
         return lambda value: value if type(value) in (dict, list) else converted(value)
     return converted
