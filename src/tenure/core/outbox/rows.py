@@ -4,7 +4,8 @@ Django builds a `bulk_update` of a few hundred rows out of thousands of CASE exp
 `update` costs about a millisecond of Python per call, and `bulk_create` spends most of its time compiling
 the INSERT (about 2 ms of a message's 10 ms under the profiler, for its four inserted rows); at thousands
 of messages a second all three cost more than the database does. Values still go through each field's own
-`pre_save` and conversion, so both databases get what the ORM would send.
+`pre_save` and conversion, so both databases get what the ORM would send; on PostgreSQL a value already of
+its column's type skips the conversion, which would hand it back unchanged (`_document_value`).
 """
 
 from __future__ import annotations
