@@ -20,6 +20,13 @@ from .test_outbox import customer_with, queue
 pytestmark = pytest.mark.django_db
 
 
+def mark_sent(
+    message: OutboundMessage, provider_id: str, sent_at: dt.datetime, event_due: dt.datetime
+) -> bool:
+    with rows.sent_marks() as mark:
+        return mark(message, provider_id, sent_at, event_due)
+
+
 def claimed(attempts: int = 1, key: str = "mark-1") -> OutboundMessage:
     address = f"{key}@customer.example"
     message = queue(customer_with(("email", address)), key)
@@ -35,7 +42,7 @@ def test_the_mark_keeps_the_row_due_until_its_event_is_written() -> None:
     sent_at = timezone.now()
     event_due = sent_at + dt.timedelta(seconds=30)
 
-    assert rows.mark_sent(message, "<id-1@example>", sent_at, event_due) is True
+    assert mark_sent(message, "<id-1@example>", sent_at, event_due) is True
 
     message.refresh_from_db()
     assert (message.status, message.provider_id, message.sent_at, message.send_after) == (
@@ -52,8 +59,8 @@ def test_the_mark_is_parsed_and_planned_once_per_connection_on_postgresql() -> N
     first, second = claimed(), claimed(key="mark-2")
     now = timezone.now()
 
-    assert rows.mark_sent(first, "<id-1@example>", now, now)
-    assert rows.mark_sent(second, "<id-2@example>", now, now)
+    assert mark_sent(first, "<id-1@example>", now, now)
+    assert mark_sent(second, "<id-2@example>", now, now)
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements")
@@ -67,7 +74,7 @@ def test_a_row_another_worker_took_over_is_not_marked() -> None:
     # Our claim expired and another worker claimed the row again (attempt 2).
     OutboundMessage.objects.filter(pk=message.pk).update(attempts=2)
 
-    assert rows.mark_sent(message, "<id-1@example>", timezone.now(), timezone.now()) is False
+    assert mark_sent(message, "<id-1@example>", timezone.now(), timezone.now()) is False
 
     message.refresh_from_db()
     assert (message.status, message.provider_id) == (MessageStatus.SENDING, "")
