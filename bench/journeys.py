@@ -471,6 +471,19 @@ def per_bucket(times: Iterable[float], start: float, width: float) -> list[int]:
     return counts
 
 
+def worst_lag_per_bucket(
+    lags: dict[str, float], due: dict[str, float], start: float, width: float
+) -> list[float]:
+    """The largest timer lag among the messages due in each `width`-second bucket from `start`: shows
+    whether a late tail is one slow moment or the whole run."""
+    worst: list[float] = []
+    for message_id, lag in lags.items():
+        bucket = max(0, int((due[message_id] - start) // width))
+        worst.extend([0.0] * (bucket + 1 - len(worst)))
+        worst[bucket] = max(worst[bucket], round(lag, 3))
+    return worst
+
+
 @dataclass
 class ArrivalCounter:
     """How many whole lines the server processes have written so far, reading only what is new each time.
@@ -564,7 +577,8 @@ def run_once(
     for message_id, at in copies:
         first_seen.setdefault(message_id, at)
     lost = sorted(set(due) - set(first_seen))
-    lags = [first_seen[mid] - due_at for mid, due_at in due.items() if mid in first_seen]
+    lag_of = {mid: first_seen[mid] - due_at for mid, due_at in due.items() if mid in first_seen}
+    lags = list(lag_of.values())
     last = max(first_seen.values()) if first_seen else float("nan")
     return {
         "messages": count,
@@ -579,6 +593,7 @@ def run_once(
         "duplicated": len(copies) - len(first_seen),
         "foreign": len(set(first_seen) - set(due)),
         "delivered_per_10s": per_bucket(first_seen.values(), first_due.timestamp(), 10.0),
+        "worst_lag_per_10s": worst_lag_per_bucket(lag_of, due, first_due.timestamp(), 10.0),
         "not_sent_in_db": not_sent(run),
     }
 

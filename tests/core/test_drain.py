@@ -57,6 +57,14 @@ def test_a_drain_waits_for_work_due_within_a_second_and_handles_it(stage: Counti
     assert stage.due == []
 
 
+def test_an_idle_drain_sleeps_until_the_next_row_falls_due_but_never_longer_than_a_poll() -> None:
+    poll = drains.IDLE_POLL_SECONDS
+    assert drains.idle_pause(poll / 4) == poll / 4  # wakes as the row falls due, not up to a poll late
+    assert drains.idle_pause(poll * 5) == poll  # something due sooner may be queued meanwhile
+    assert drains.idle_pause(0.0) == poll  # due already: another worker holds it; look again in a while
+    assert drains.idle_pause(-3.0) == poll
+
+
 @pytest.mark.django_db
 def test_work_due_later_than_a_second_is_left_for_the_sweep(stage: CountingStage) -> None:
     later = timezone.now() + dt.timedelta(minutes=5)

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from tenure.core.models import WorkerHeartbeat
 from tenure.customers.models import Customer, Identity
 from tenure.customers.services import create_customer
 
@@ -55,3 +56,26 @@ def test_on_postgresql_hundreds_of_ids_are_one_parameter(customers: list[Custome
         list(Customer.objects.filter(pk__any_of=ids))
     [query] = queries.captured_queries
     assert "= ANY(" in query["sql"] and " IN (" not in query["sql"]
+
+
+def test_on_postgresql_a_batch_of_keys_is_looked_up_by_index_on_a_table_grown_since_its_last_analyse() -> (
+    None
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite gets IN as Django writes it")
+    table = WorkerHeartbeat._meta.db_table
+    with connection.cursor() as cursor:
+        # Analysed while empty, then filled: no statistics describe the rows, as for the outbox in its first
+        # busy hour or any table on a server without autovacuum.
+        cursor.execute(f"ANALYZE {table}")
+        cursor.execute(
+            f"INSERT INTO {table} (worker_id, hostname, pid, started_at, last_seen_at)"  # noqa: S608
+            " SELECT 'w' || n, 'host', n, now(), now() FROM generate_series(1, 50000) AS n"
+        )
+    keys = list(WorkerHeartbeat.objects.order_by("pk").values_list("pk", flat=True)[:500])
+
+    by_any_of = WorkerHeartbeat.objects.filter(pk__any_of=keys)
+    assert "Seq Scan" not in by_any_of.explain()
+    assert by_any_of.count() == 500
+    # What `= ANY` of the visible array got: the planner guessed most of the table matched.
+    assert "Seq Scan" in WorkerHeartbeat.objects.filter(pk__in=keys).explain()

@@ -30,7 +30,7 @@ NextDue = Callable[[], dt.datetime | None]
 # Below the default 0: a waiting sweep runs before another drain.
 DRAIN_PRIORITY = -10
 # With nothing due, a drain stays only if something falls due within IDLE_WAIT_SECONDS (or is due but
-# held by another worker's claim), looking again this often.
+# held by another worker's claim), looking again this often at most (see `idle_pause`).
 IDLE_POLL_SECONDS = 0.1
 IDLE_WAIT_SECONDS = 1.0
 
@@ -82,6 +82,15 @@ def drain_when_due(next_sweep_at: dt.datetime) -> int:
     return start_drains(at=max(soonest, timezone.now()))
 
 
+def idle_pause(until_due: float) -> float:
+    """How long an idle drain sleeps when the next row falls due in `until_due` seconds: until then, so the
+    timer fires on time rather than up to a poll late, but never longer than a poll (something may be
+    queued due sooner meanwhile); a poll when the row is due already (another worker holds it)."""
+    if until_due <= 0:
+        return IDLE_POLL_SECONDS
+    return min(until_due, IDLE_POLL_SECONDS)
+
+
 def run_each_batch() -> int:
     """One batch of every registered kind of work, in registration order; how many rows they handled."""
     return sum(stage.run_batch(timezone.now()) for stage in _STAGES.values())
@@ -101,12 +110,13 @@ def drain() -> int:
             continue
         idle_since = idle_since or time.monotonic()
         soonest = soonest_due()
+        until_due = (soonest - timezone.now()).total_seconds() if soonest is not None else None
         if (
-            soonest is None
-            or soonest > timezone.now() + dt.timedelta(seconds=IDLE_WAIT_SECONDS)
+            until_due is None
+            or until_due > IDLE_WAIT_SECONDS
             or time.monotonic() - idle_since >= IDLE_WAIT_SECONDS
         ):
             return handled
-        time.sleep(IDLE_POLL_SECONDS)
+        time.sleep(idle_pause(until_due))
     start_drains(replacing_self=True)
     return handled

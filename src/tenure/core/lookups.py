@@ -4,6 +4,12 @@ Django writes `__in` as `IN (%s, %s, ...)`, one placeholder per value. For the h
 looks up, psycopg splits such a statement at every placeholder and adapts each value in Python on every
 call (it keeps the split only for statements of at most 50 parameters), and PostgreSQL parses every
 element. `= ANY(%s)` is one parameter whatever the count. Other databases get `__in`'s own SQL.
+
+The array goes in through a one-row sub-select, so the planner does not see its values and plans as for
+a few keys: an index lookup each, which is what a batch's list of ids wants. Seeing 500 keys on a column
+without statistics (a table that grew since it was last analysed, as the outbox does in its first busy
+hour, or any table on a server without autovacuum), it reckoned each key matched half a percent of the
+table, so all 500 most of it, and read the whole table instead, once per batch.
 """
 
 from __future__ import annotations
@@ -36,7 +42,12 @@ class AnyOf(In):
         ]
         if not values:
             raise EmptyResultSet
-        return f"{lhs} = ANY(%s)", (*lhs_params, values)
+        db_type = field.db_type(connection)
+        if db_type is None:
+            return f"{lhs} = ANY(%s)", (*lhs_params, values)
+        # Through a one-row sub-select (see the module docstring); the cast makes it an array expression,
+        # where `ANY (SELECT ...)` alone would compare with each row of the sub-select.
+        return f"{lhs} = ANY((SELECT %s)::{db_type}[])", (*lhs_params, values)
 
 
 Field.register_lookup(AnyOf)
