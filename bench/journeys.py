@@ -97,10 +97,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def smtp_server(out_dir: Path, processes: int = 1, sink: str = "lean") -> Iterator[int]:
+def smtp_server(
+    out_dir: Path, processes: int = 1, sink: str = "lean", reply_delay: float = 0.0
+) -> Iterator[int]:
     """`processes` SMTP server processes on one port, each writing `received-<n>.tsv` in `out_dir`.
 
     `sink` is "lean" (`smtp_sink.py`) or "aiosmtpd" (the server the tests use; about 1 ms of CPU a message).
+    `reply_delay` (lean only): seconds each reply is held back, as by a relay across a network.
     """
     port = free_port()
     servers = [
@@ -115,6 +118,8 @@ def smtp_server(out_dir: Path, processes: int = 1, sink: str = "lean") -> Iterat
                 str(port),
                 "--out",
                 str(received_file(out_dir, n)),
+                "--reply-delay-ms",
+                str(reply_delay * 1000),
             ],
             stdout=subprocess.PIPE,
         )
@@ -219,11 +224,13 @@ def send_probes(port: int, client: int, messages: int) -> None:
     smtp.quit()
 
 
-def smtp_ceiling(processes: int, clients: int, sink: str, messages: int = 4000) -> float:
+def smtp_ceiling(
+    processes: int, clients: int, sink: str, messages: int = 4000, reply_delay: float = 0.0
+) -> float:
     """Messages a second `clients` plain smtplib clients (one connection each, as each worker holds one) get
     through the same server processes, nothing else involved: the most the workers could deliver to it on
     this machine right now."""
-    with tempfile.TemporaryDirectory() as tmp, smtp_server(Path(tmp), processes, sink) as port:
+    with tempfile.TemporaryDirectory() as tmp, smtp_server(Path(tmp), processes, sink, reply_delay) as port:
         share = messages // clients
         runs = [
             subprocess.Popen(
@@ -531,6 +538,7 @@ def run_once(
     profile_dir: Path | None = None,
     smtp_processes: int = 1,
     sink: str = "lean",
+    reply_delay: float = 0.0,
 ) -> dict[str, Any]:
     """Queue, deliver with `workers` worker processes (killing one `kills` times), count at the server."""
     from django.db import connection
@@ -545,7 +553,7 @@ def run_once(
     count = len(due)
     analyze_after_bulk_load()
     connection.close()
-    with smtp_server(logs, smtp_processes, sink) as port:
+    with smtp_server(logs, smtp_processes, sink, reply_delay) as port:
         pool = Workers(worker_env(database_url, data_dir, port, workers), logs, profile_dir)
         for _ in range(workers):
             pool.start()
@@ -667,17 +675,25 @@ def main(argv: list[str] | None = None) -> None:
         default="lean",
         help="the SMTP server: lean (smtp_sink.py, counts only) or aiosmtpd (default: %(default)s)",
     )
+    parser.add_argument(
+        "--reply-delay-ms",
+        type=float,
+        default=0.0,
+        help="the lean sink holds each reply back this long, as a relay across a network would (default: 0)",
+    )
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--client", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.reply_delay_ms and args.sink != "lean":
+        parser.error("--reply-delay-ms needs the lean sink")
     if args.mode == "smtp-server":
         if args.sink == "aiosmtpd":
             serve_smtp(args.port, args.out)
         else:
             from smtp_sink import serve
 
-            serve(args.port, args.out)
+            serve(args.port, args.out, args.reply_delay_ms / 1000)
         return
     if args.mode == "smtp-client":
         send_probes(args.port, args.client, args.count)
@@ -708,6 +724,7 @@ def main(argv: list[str] | None = None) -> None:
                 "profile_dir": args.profile,
                 "smtp_processes": args.smtp_processes,
                 "sink": args.sink,
+                "reply_delay": args.reply_delay_ms / 1000,
             }
             result: dict[str, Any] = {
                 "bench": "journeys-outbox",
@@ -718,7 +735,18 @@ def main(argv: list[str] | None = None) -> None:
                 "setup_s": round(setup_s, 1),
                 "smtp_processes": args.smtp_processes,
                 "sink": args.sink,
-                "smtp_server_alone_per_s": round(smtp_ceiling(args.smtp_processes, workers, args.sink), 1),
+                "reply_delay_ms": args.reply_delay_ms,
+                "smtp_server_alone_per_s": round(
+                    smtp_ceiling(
+                        args.smtp_processes,
+                        workers,
+                        args.sink,
+                        # across a network a plain client gets through far fewer: a shorter probe
+                        messages=200 if args.reply_delay_ms else 4000,
+                        reply_delay=args.reply_delay_ms / 1000,
+                    ),
+                    1,
+                ),
                 "goals": GOALS,
             }
             if not args.skip_clean:

@@ -40,8 +40,9 @@ REPLIES = {
 class SinkProtocol(asyncio.Protocol):
     """One SMTP session. `in_data` switches between command lines and message content."""
 
-    def __init__(self, out_fd: int) -> None:
+    def __init__(self, out_fd: int, reply_delay: float = 0.0) -> None:
         self.out_fd = out_fd
+        self.reply_delay = reply_delay
         self.buffer = bytearray()
         self.in_data = False
         self.transport: asyncio.Transport | None = None
@@ -87,7 +88,15 @@ class SinkProtocol(asyncio.Protocol):
                 self.transport = None
                 return
         if replies and self.transport is not None:
-            self.transport.write(bytes(replies))
+            if self.reply_delay:
+                # A relay across a network: each reply reaches the client this much later.
+                asyncio.get_running_loop().call_later(self.reply_delay, self._reply, bytes(replies))
+            else:
+                self.transport.write(bytes(replies))
+
+    def _reply(self, replies: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(replies)
 
     def _accept(self, content: bytes) -> None:
         found = MESSAGE_ID.search(content)
@@ -98,12 +107,15 @@ class SinkProtocol(asyncio.Protocol):
         self.transport = None
 
 
-def serve(port: int, out: Path) -> None:
-    """Serve until SIGTERM; several processes may share the port (SO_REUSEPORT)."""
+def serve(port: int, out: Path, reply_delay: float = 0.0) -> None:
+    """Serve until SIGTERM; several processes may share the port (SO_REUSEPORT). `reply_delay`: seconds
+    each reply is held back, as from a relay that far away (0: at once)."""
     out_fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     loop = asyncio.new_event_loop()
     server = loop.run_until_complete(
-        loop.create_server(lambda: SinkProtocol(out_fd), host="127.0.0.1", port=port, reuse_port=True)
+        loop.create_server(
+            lambda: SinkProtocol(out_fd, reply_delay), host="127.0.0.1", port=port, reuse_port=True
+        )
     )
     loop.add_signal_handler(signal.SIGTERM, loop.stop)
     print("ready", flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.message
 import email.policy
@@ -55,15 +56,23 @@ class ReceivedMail:
         return [message for message in self.messages if address in str(message["To"])]
 
 
-@pytest.fixture
-def smtp_server(settings: SettingsWrapper) -> Iterator[ReceivedMail]:
-    """A running SMTP server on loopback; the outbox is pointed at it."""
-    handler = ReceivedMail()
+@contextlib.contextmanager
+def running_smtp(handler: ReceivedMail, settings: SettingsWrapper) -> Iterator[ReceivedMail]:
+    """`handler` served by aiosmtpd on a free loopback port, with the outbox pointed at it."""
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     settings.TENURE_EMAIL_HOST = "127.0.0.1"
     settings.TENURE_EMAIL_PORT = port
     settings.TENURE_EMAIL_FROM = SENDER
-    yield handler
-    controller.stop()
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_server(settings: SettingsWrapper) -> Iterator[ReceivedMail]:
+    """A running SMTP server on loopback; the outbox is pointed at it."""
+    with running_smtp(ReceivedMail(), settings) as handler:
+        yield handler

@@ -11,10 +11,11 @@ class CoreConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         import tenure.core.lookups  # noqa: F401  (registers `__any_of`)
-        from tenure.core.outbox.checks import check_sending_timeout
+        from tenure.core.outbox.checks import check_connections, check_sending_timeout
         from tenure.core.outbox.delivery import register as register_outbox
         from tenure.core.roles import ensure_roles
 
         post_migrate.connect(ensure_roles, dispatch_uid="tenure.core.ensure_roles")
         register_outbox()
         checks.register(check_sending_timeout)
+        checks.register(check_connections)

@@ -28,3 +28,21 @@ def check_sending_timeout(app_configs: Any = None, **kwargs: Any) -> list[CheckM
             id="tenure.outbox.E001",
         )
     ]
+
+
+def check_connections(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """At least one lane, or no message would ever be sent."""
+    try:
+        config = current()
+    except ValueError:
+        return []  # reported by `check_sending_timeout`
+    if config.connections >= 1:
+        return []
+    return [
+        Error(
+            f"TENURE_OUTBOX_CONNECTIONS ({config.connections}) must be at least 1: it is how many messages "
+            "each worker sends at once, each over its own connection.",
+            hint="Leave it at 1 for a provider close by; raise it for one across a network.",
+            id="tenure.outbox.E003",
+        )
+    ]

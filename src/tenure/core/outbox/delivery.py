@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
+from collections import deque
+from collections.abc import Callable
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from tenure.core.drain import register_batch, start_drains
@@ -144,25 +147,89 @@ def _deliver(
     return False
 
 
-def send_claimed(claim: Claim, config: OutboxSettings) -> None:
-    """Send a claim's messages, after the claim is committed, and record each outcome."""
-    # A send may only start if it ends, timeout included, before the claim expires: after that another
-    # worker may take the row over, and two sends in flight would both reach the customer.
-    adapter_timeout = max(config.email_timeout, config.sms_timeout)
-    last_start = claim.started + config.sending_timeout_seconds - adapter_timeout
+Take = Callable[[], OutboundMessage | None]
+
+
+def _send_lane(
+    take: Take,
+    config: OutboxSettings,
+    last_start: float,
+    sent: list[OutboundMessage],
+    late: list[OutboundMessage],
+) -> None:
+    """Send the messages `take` hands out, one after another over this lane's own connections, until it
+    hands out none; sent and marked ones go to `sent`, ones too late to start to `late`."""
     adapters: dict[str, Adapter] = {}
-    sent: list[OutboundMessage] = []
     try:
         with rows.sent_marks() as mark:
-            for position, message in enumerate(claim.to_send):
+            while (message := take()) is not None:
                 if time.monotonic() > last_start:
-                    _release(claim.to_send[position:])
-                    break
-                if _deliver(message, adapters, config, mark):
+                    late.append(message)
+                elif _deliver(message, adapters, config, mark):
                     sent.append(message)
     finally:
         for adapter in adapters.values():
             adapter.close()
+
+
+def _send_lanes_in_parallel(
+    lanes: int,
+    take: Take,
+    config: OutboxSettings,
+    last_start: float,
+    sent: list[OutboundMessage],
+    late: list[OutboundMessage],
+) -> None:
+    """`lanes` threads, each a lane with its own SMTP connection and database connection: a message's
+    time is mostly spent waiting for the provider, and the waits overlap."""
+    errors: list[Exception] = []
+
+    def lane() -> None:
+        try:
+            _send_lane(take, config, last_start, sent, late)
+        except Exception as error:  # re-raised in the calling thread below
+            errors.append(error)
+        finally:
+            connections.close_all()  # this thread's own
+
+    threads = [threading.Thread(target=lane, name=f"outbox-lane-{n}") for n in range(lanes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        # A lane that failed left its unsent messages to the others; the one in hand stays claimed.
+        raise errors[0]
+
+
+def send_claimed(claim: Claim, config: OutboxSettings) -> None:
+    """Send a claim's messages, after the claim is committed, and record each outcome.
+
+    Over `TENURE_OUTBOX_CONNECTIONS` lanes at once (default 1, in this thread): more lanes keep a
+    distant provider busy, and a killed worker may then repeat up to one message per lane.
+    """
+    # A send may only start if it ends, timeout included, before the claim expires: after that another
+    # worker may take the row over, and two sends in flight would both reach the customer.
+    adapter_timeout = max(config.email_timeout, config.sms_timeout)
+    last_start = claim.started + config.sending_timeout_seconds - adapter_timeout
+    pending = deque(claim.to_send)
+
+    def take() -> OutboundMessage | None:
+        try:
+            return pending.popleft()  # atomic: lanes in several threads share the queue
+        except IndexError:
+            return None
+
+    sent: list[OutboundMessage] = []
+    late: list[OutboundMessage] = []
+    lanes = min(config.connections, len(claim.to_send))
+    try:
+        if lanes > 1:
+            _send_lanes_in_parallel(lanes, take, config, last_start, sent, late)
+        else:
+            _send_lane(take, config, last_start, sent, late)
+        _release(late)
+    finally:
         _record_sent(sent)
 
 

@@ -41,6 +41,8 @@ class OutboxSettings:
     retry_base_seconds: float
     sending_timeout_seconds: float
     batch_size: int
+    # Messages of a batch in flight at once, each over its own connection (see `delivery.send_claimed`).
+    connections: int
     public_url: str
     unsubscribe_max_age_days: int
 
@@ -83,6 +85,7 @@ def current() -> OutboxSettings:
         # Longer than any adapter timeout: a row still `sending` after this is taken to be orphaned.
         sending_timeout_seconds=float(_get("TENURE_OUTBOX_SENDING_TIMEOUT_SECONDS", "300")),
         batch_size=int(_get("TENURE_OUTBOX_BATCH_SIZE", "500")),
+        connections=int(_get("TENURE_OUTBOX_CONNECTIONS", "1")),
         public_url=_get("TENURE_PUBLIC_URL", "").rstrip("/"),
         unsubscribe_max_age_days=int(_get("TENURE_UNSUBSCRIBE_MAX_AGE_DAYS", "400")),
     )
