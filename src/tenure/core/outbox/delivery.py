@@ -5,7 +5,8 @@ before anything leaves the building (`claim.py`). Each message that goes out is 
 autocommitted UPDATE right after the provider accepted it, so a worker killed mid-batch leaves at most
 the one message it had in flight between "accepted" and "marked": that row falls due again when its
 claim expires and is sent again, recognisably the same (same e-mail Message-ID / SMS idempotency token).
-Delivery is therefore at least once, and a crash can repeat at most one message per worker.
+Delivery is therefore at least once, and a crash can repeat at most one message per worker, or per
+lane where a worker sends over several connections at once (`send_claimed`).
 
 The `message.sent` events of a batch are written together after it; a sent row keeps a `send_after`
 until then, so if the worker dies first, a later claim writes them (see `DUE_STATUSES`).
