@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from django.db import connections, transaction
 from django.utils import timezone
@@ -148,46 +148,48 @@ def _deliver(
     return False
 
 
-Take = Callable[[], OutboundMessage | None]
+@dataclass
+class Sending:
+    """A claim's messages on their way out, shared by the lanes that send them."""
+
+    config: OutboxSettings
+    # A send may only start before this (time.monotonic()); see `send_claimed`.
+    last_start: float
+    pending: deque[OutboundMessage]
+    sent: list[OutboundMessage] = field(default_factory=list)
+    late: list[OutboundMessage] = field(default_factory=list)
+
+    def take(self) -> OutboundMessage | None:
+        try:
+            return self.pending.popleft()  # atomic: lanes in several threads share the queue
+        except IndexError:
+            return None
 
 
-def _send_lane(
-    take: Take,
-    config: OutboxSettings,
-    last_start: float,
-    sent: list[OutboundMessage],
-    late: list[OutboundMessage],
-) -> None:
-    """Send the messages `take` hands out, one after another over this lane's own connections, until it
-    hands out none; sent and marked ones go to `sent`, ones too late to start to `late`."""
+def _send_lane(sending: Sending) -> None:
+    """Send the messages left to send, one after another over this lane's own connections, until none is
+    left; sent and marked ones go to `sending.sent`, ones too late to start to `sending.late`."""
     adapters: dict[str, Adapter] = {}
     try:
         with rows.sent_marks() as mark:
-            while (message := take()) is not None:
-                if time.monotonic() > last_start:
-                    late.append(message)
-                elif _deliver(message, adapters, config, mark):
-                    sent.append(message)
+            while (message := sending.take()) is not None:
+                if time.monotonic() > sending.last_start:
+                    sending.late.append(message)
+                elif _deliver(message, adapters, sending.config, mark):
+                    sending.sent.append(message)
     finally:
         for adapter in adapters.values():
             adapter.close()
 
 
-def _send_lanes_in_parallel(
-    lanes: int,
-    take: Take,
-    config: OutboxSettings,
-    last_start: float,
-    sent: list[OutboundMessage],
-    late: list[OutboundMessage],
-) -> None:
+def _send_lanes_in_parallel(lanes: int, sending: Sending) -> None:
     """`lanes` threads, each a lane with its own SMTP connection and database connection: a message's
     time is mostly spent waiting for the provider, and the waits overlap."""
     errors: list[Exception] = []
 
     def lane() -> None:
         try:
-            _send_lane(take, config, last_start, sent, late)
+            _send_lane(sending)
         except Exception as error:  # re-raised in the calling thread below
             errors.append(error)
         finally:
@@ -213,25 +215,16 @@ def send_claimed(claim: Claim, config: OutboxSettings) -> None:
     # worker may take the row over, and two sends in flight would both reach the customer.
     adapter_timeout = max(config.email_timeout, config.sms_timeout)
     last_start = claim.started + config.sending_timeout_seconds - adapter_timeout
-    pending = deque(claim.to_send)
-
-    def take() -> OutboundMessage | None:
-        try:
-            return pending.popleft()  # atomic: lanes in several threads share the queue
-        except IndexError:
-            return None
-
-    sent: list[OutboundMessage] = []
-    late: list[OutboundMessage] = []
+    sending = Sending(config, last_start, deque(claim.to_send))
     lanes = min(config.connections, len(claim.to_send))
     try:
         if lanes > 1:
-            _send_lanes_in_parallel(lanes, take, config, last_start, sent, late)
+            _send_lanes_in_parallel(lanes, sending)
         else:
-            _send_lane(take, config, last_start, sent, late)
-        _release(late)
+            _send_lane(sending)
+        _release(sending.late)
     finally:
-        _record_sent(sent)
+        _record_sent(sending.sent)
 
 
 def deliver_batch(now: dt.datetime, config: OutboxSettings | None = None) -> int:
