@@ -687,13 +687,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.reply_delay_ms and args.sink != "lean":
         parser.error("--reply-delay-ms needs the lean sink")
+    reply_delay = args.reply_delay_ms / 1000
     if args.mode == "smtp-server":
         if args.sink == "aiosmtpd":
             serve_smtp(args.port, args.out)
         else:
             from smtp_sink import serve
 
-            serve(args.port, args.out, args.reply_delay_ms / 1000)
+            serve(args.port, args.out, reply_delay)
         return
     if args.mode == "smtp-client":
         send_probes(args.port, args.client, args.count)
@@ -724,7 +725,7 @@ def main(argv: list[str] | None = None) -> None:
                 "profile_dir": args.profile,
                 "smtp_processes": args.smtp_processes,
                 "sink": args.sink,
-                "reply_delay": args.reply_delay_ms / 1000,
+                "reply_delay": reply_delay,
             }
             result: dict[str, Any] = {
                 "bench": "journeys-outbox",
@@ -743,7 +744,7 @@ def main(argv: list[str] | None = None) -> None:
                         args.sink,
                         # across a network a plain client gets through far fewer: a shorter probe
                         messages=200 if args.reply_delay_ms else 4000,
-                        reply_delay=args.reply_delay_ms / 1000,
+                        reply_delay=reply_delay,
                     ),
                     1,
                 ),
