@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.exceptions import ValidationError
 
+from tenure.core.sockets import ClosedClientSafeConsumer
 from tenure.inbox.chat import conversation, live
 from tenure.inbox.chat.frames import FrameError, Identify, Say, Typing, parse
 from tenure.inbox.chat.ratelimit import TokenBucket
@@ -33,7 +34,7 @@ RETRY_AFTER_FAILURE_SECONDS = 5.0
 POLL_SECONDS = 3.0
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
+class ChatConsumer(ClosedClientSafeConsumer, AsyncWebsocketConsumer):
     visitor_id: str
     request_id: int | None = None
     last_reply_id: int = 0

@@ -13,11 +13,12 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from tenure.core.sockets import ClosedClientSafeConsumer
 from tenure.helpdesk.console import access
 from tenure.inbox.chat import live
 
 
-class ConsoleConsumer(AsyncJsonWebsocketConsumer):
+class ConsoleConsumer(ClosedClientSafeConsumer, AsyncJsonWebsocketConsumer):
     request_id: int | None = None
 
     async def connect(self) -> None:
