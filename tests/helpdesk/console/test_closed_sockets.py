@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 from channels.consumer import AsyncConsumer
@@ -28,6 +29,7 @@ from tests.helpdesk.console.conftest import Desk
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+T = TypeVar("T")
 WAIT_SECONDS = 30.0  # a guard against hangs, not a speed check
 
 
@@ -69,6 +71,12 @@ class AsgiSocket:
         self.incoming.put_nowait({"type": "websocket.disconnect", "code": 1006})
 
 
+def run_on_own_loop(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """`asyncio.run` in a thread of its own: the browser tests' driver may hold a loop in this one."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, scenario()).result()
+
+
 def console(user: User) -> AsgiSocket:
     return AsgiSocket(ConsoleConsumer, "/ws/console/", user)
 
@@ -100,7 +108,7 @@ def test_an_agent_whose_tab_dies_mid_send_is_seen_leaving(desk: Desk) -> None:
             await ann_socket.consumer
         return bob_socket.refused_sends
 
-    assert asyncio.run(scenario()) >= 1
+    assert run_on_own_loop(scenario) >= 1
     # Both sockets left their groups: nothing is kept for a tab that is gone.
     layer = get_channel_layer()
     assert not layer.groups.get(live.request_group(request.pk)) and not layer.groups.get(live.INBOX_GROUP)
@@ -123,7 +131,7 @@ def test_a_chat_closed_mid_send_still_lands_on_the_timeline() -> None:
             await visitor.consumer
         return visitor
 
-    visitor = asyncio.run(scenario())
+    visitor = run_on_own_loop(scenario)
     assert visitor.refused_sends >= 1
     transcript = Event.objects.get(kind="chat.transcript")
     assert [line["body"] for line in transcript.payload["lines"]] == ["Is the engineer still coming today?"]
