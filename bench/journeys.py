@@ -522,19 +522,6 @@ def received(out_dir: Path) -> list[tuple[str, float]]:
     return sorted(copies, key=lambda copy: copy[1])
 
 
-SETTLED_LINE = re.compile(rb"^(\d+) message\(s\) the provider had accepted before their worker died", re.M)
-
-
-def settled_from_notes(out_dir: Path) -> int:
-    """Messages a killed worker had handed to the server, which the takeover found in its lane's notes and
-    marked sent instead of sending again (the workers log each such takeover)."""
-    return sum(
-        int(found.group(1))
-        for log in out_dir.glob("worker-*.log")
-        for found in SETTLED_LINE.finditer(log.read_bytes())
-    )
-
-
 def run_once(
     *,
     run: str,
@@ -616,7 +603,6 @@ def run_once(
         "delivered_per_10s": per_bucket(first_seen.values(), first_due.timestamp(), 10.0),
         "worst_lag_per_10s": worst_lag_per_bucket(lag_of, due, first_due.timestamp(), 10.0),
         "not_sent_in_db": not_sent(run),
-        "settled_from_notes": settled_from_notes(logs),
     }
 
 

@@ -11,7 +11,6 @@ of timeline events.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,8 +23,6 @@ from tenure.core.outbox.settings import OutboxSettings
 from tenure.core.outbox_models import MessageStatus, OutboundMessage
 from tenure.core.sweeper import claim_due
 from tenure.customers.models import Customer
-
-logger = logging.getLogger(__name__)
 
 UPDATED_FIELDS = ["channel", "recipient", "status", "attempts", "send_after", "last_error"]
 
@@ -167,13 +164,6 @@ def _settle_accepted(due: Sequence[OutboundMessage]) -> list[OutboundMessage]:
             send_after=None,
         )
         settled.append(message)
-    if settled:
-        logger.warning(
-            "%d message(s) the provider had accepted before their worker died were marked sent from the "
-            "lane's notes, not sent again: %s",
-            len(settled),
-            ", ".join(str(message.pk) for message in settled),
-        )
     return settled
 
 
