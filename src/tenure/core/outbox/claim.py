@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
-from tenure.core.outbox import journal, policy, rows
+from tenure.core.outbox import policy, rows
 from tenure.core.outbox.events import EventRow, event_for, save_events, sent_event
 from tenure.core.outbox.settings import OutboxSettings
 from tenure.core.outbox_models import MessageStatus, OutboundMessage
@@ -143,30 +143,6 @@ def lock_customers(
     return {customer.pk: customer for customer in locked}
 
 
-def _settle_accepted(due: Sequence[OutboundMessage]) -> list[OutboundMessage]:
-    """Rows taken over from an expired claim that a dead lane noted the provider had accepted (see
-    `journal.py`): marked sent as of then instead of being sent again. Returns them."""
-    accepted = journal.accepted_before(due)
-    settled = []
-    for message in due:
-        note = accepted.get(message.pk)
-        if note is None:
-            continue
-        message.status, message.provider_id = MessageStatus.SENT, note.provider_id[:300]
-        message.sent_at = dt.datetime.fromtimestamp(note.sent_at, tz=dt.UTC)
-        message.send_after = None
-        OutboundMessage.objects.filter(
-            pk=message.pk, status=MessageStatus.SENDING, attempts=message.attempts
-        ).update(
-            status=message.status,
-            provider_id=message.provider_id,
-            sent_at=message.sent_at,
-            send_after=None,
-        )
-        settled.append(message)
-    return settled
-
-
 def claim_batch(now: dt.datetime, config: OutboxSettings) -> Claim:
     started = time.monotonic()
     with transaction.atomic():
@@ -179,10 +155,8 @@ def claim_batch(now: dt.datetime, config: OutboxSettings) -> Claim:
         )
         if not due:
             return Claim()
-        taken_over = any(message.status == MessageStatus.SENDING for message in due)
         unrecorded = [message for message in due if message.status == MessageStatus.SENT]
-        settled = _settle_accepted(due) if taken_over else []
-        events = [sent_event(message) for message in unrecorded + settled]
+        events = [sent_event(message) for message in unrecorded]
         pending = [message for message in due if message.status != MessageStatus.SENT]
         customers = lock_customers(message.customer_id for message in pending)
         finished = SendRules.read(customers, pending, now).apply(pending, now, config)
@@ -191,7 +165,5 @@ def claim_batch(now: dt.datetime, config: OutboxSettings) -> Claim:
             rows.update_rows(pending, UPDATED_FIELDS)
         rows.clear_timers([message.pk for message in unrecorded])
         save_events(events)
-    if taken_over:
-        journal.forget_settled()
     to_send = [message for message in pending if message.status == MessageStatus.SENDING]
     return Claim(handled=len(due), to_send=to_send, started=started)

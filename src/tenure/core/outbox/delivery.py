@@ -2,12 +2,11 @@
 
 A claimed row is marked `sending`, with `send_after` pushed out by the sending timeout, and committed
 before anything leaves the building (`claim.py`). Each message that goes out is marked `sent` by one
-autocommitted UPDATE right after the provider accepted it, and before that noted in the lane's own file
-(`journal.py`). A row whose worker died before marking it falls due again when its claim expires; the
-claim that takes it over finds the note and marks it sent. Only a kill in the microseconds between the
-provider's reply and the note sends it again, recognisably the same (same e-mail Message-ID / SMS
-idempotency token). Delivery is therefore at least once, and a crash can repeat at most one message per
-worker, or per lane where a worker sends over several connections at once (`send_claimed`).
+autocommitted UPDATE right after the provider accepted it, so a worker killed mid-batch leaves at most
+the one message it had in flight between "accepted" and "marked": that row falls due again when its
+claim expires and is sent again, recognisably the same (same e-mail Message-ID / SMS idempotency token).
+Delivery is therefore at least once, and a crash can repeat at most one message per worker, or per
+lane where a worker sends over several connections at once (`send_claimed`).
 
 The `message.sent` events of a batch are written together after it; a sent row keeps a `send_after`
 until then, so if the worker dies first, a later claim writes them (see `DUE_STATUSES`).
@@ -26,7 +25,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from tenure.core.drain import register_batch, start_drains
-from tenure.core.outbox import fallback, journal, rows
+from tenure.core.outbox import fallback, rows
 from tenure.core.outbox.base import Adapter, PermanentSendError, SendError
 from tenure.core.outbox.claim import Claim, claim_batch
 from tenure.core.outbox.email import EmailAdapter
@@ -62,13 +61,10 @@ def _ours(message: OutboundMessage) -> bool:
 
 
 def _mark_sent(
-    message: OutboundMessage,
-    provider_id: str,
-    sent_at: dt.datetime,
-    config: OutboxSettings,
-    mark: rows.MarkSent,
+    message: OutboundMessage, provider_id: str, config: OutboxSettings, mark: rows.MarkSent
 ) -> bool:
-    """One statement, committed at once."""
+    """One statement, committed at once: the window in which a crash repeats this message is this short."""
+    sent_at = timezone.now()
     # The sent row stays due until the batch's events are written; see the module docstring.
     event_due = sent_at + dt.timedelta(seconds=config.sending_timeout_seconds)
     marked = mark(message, provider_id[:300], sent_at, event_due)
@@ -132,39 +128,24 @@ def _adapter(channel: str, config: OutboxSettings) -> Adapter:
     return InboxAdapter()
 
 
-@dataclass
-class Lane:
-    """One lane's connections: to the providers (opened on first use), for the `sent` marks, and the
-    lane's notes of what the providers accepted."""
-
-    config: OutboxSettings
-    mark: rows.MarkSent
-    notes: journal.LaneNotes
-    adapters: dict[str, Adapter] = field(default_factory=dict)
-
-    def deliver(self, message: OutboundMessage) -> bool:
-        """Send one claimed message and record the outcome; True if it was sent and marked."""
-        if message.channel not in self.adapters:
-            self.adapters[message.channel] = _adapter(message.channel, self.config)
-        try:
-            provider_id = self.adapters[message.channel].send(message)
-        except PermanentSendError as error:
-            _mark_permanent(message, error)
-        except SendError as error:
-            _mark_retry(message, error, self.config)
-        except Exception as error:
-            logger.exception("Sending message %s failed unexpectedly", message.pk)
-            _mark_retry(message, error, self.config)
-        else:
-            sent_at = timezone.now()
-            # First the note, a single write: from here a kill no longer sends this message twice.
-            self.notes.note(message, provider_id, sent_at.timestamp())
-            return _mark_sent(message, provider_id, sent_at, self.config, self.mark)
-        return False
-
-    def close(self) -> None:
-        for adapter in self.adapters.values():
-            adapter.close()
+def _deliver(
+    message: OutboundMessage, adapters: dict[str, Adapter], config: OutboxSettings, mark: rows.MarkSent
+) -> bool:
+    """Send one claimed message and record the outcome; True if it was sent and marked."""
+    if message.channel not in adapters:
+        adapters[message.channel] = _adapter(message.channel, config)
+    try:
+        provider_id = adapters[message.channel].send(message)
+    except PermanentSendError as error:
+        _mark_permanent(message, error)
+    except SendError as error:
+        _mark_retry(message, error, config)
+    except Exception as error:
+        logger.exception("Sending message %s failed unexpectedly", message.pk)
+        _mark_retry(message, error, config)
+    else:
+        return _mark_sent(message, provider_id, config, mark)
+    return False
 
 
 @dataclass
@@ -188,16 +169,17 @@ class Sending:
 def _send_lane(sending: Sending) -> None:
     """Send the messages left to send, one after another over this lane's own connections, until none is
     left; sent and marked ones go to `sending.sent`, ones too late to start to `sending.late`."""
-    with rows.sent_marks() as mark, journal.LaneNotes() as notes:
-        lane = Lane(sending.config, mark, notes)
-        try:
+    adapters: dict[str, Adapter] = {}
+    try:
+        with rows.sent_marks() as mark:
             while (message := sending.take()) is not None:
                 if time.monotonic() > sending.last_start:
                     sending.late.append(message)
-                elif lane.deliver(message):
+                elif _deliver(message, adapters, sending.config, mark):
                     sending.sent.append(message)
-        finally:
-            lane.close()
+    finally:
+        for adapter in adapters.values():
+            adapter.close()
 
 
 def _send_lanes_in_parallel(lanes: int, sending: Sending) -> None:
