@@ -1,11 +1,13 @@
-"""The e-mail adapter on the wire: pipelined mail transactions (RFC 2920) where the server offers them, one
-command at a time where it does not, and a refused recipient that fails alone."""
+"""The e-mail adapter on the wire: pipelined mail transactions (RFC 2920) where the server offers them, the
+next message's envelope behind the previous message's end, one command at a time where the server does not
+pipeline, and a refused recipient or message that fails alone."""
 
 from __future__ import annotations
 
 import socket
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
@@ -14,7 +16,7 @@ from tenure.core.outbox.base import PermanentSendError
 from tenure.core.outbox.email import EmailAdapter, message_id_for
 from tenure.core.outbox.settings import current
 from tenure.core.outbox_models import TRANSACTIONAL, OutboundMessage
-from tests.loopback import SENDER, ReceivedMail
+from tests.loopback import SENDER, ReceivedMail, running_smtp
 
 BODY = "Your order has shipped.\n.a line that starts with a dot\nThanks.\n"
 
@@ -96,18 +98,147 @@ def test_mail_rcpt_and_data_go_out_together_when_the_server_offers_pipelining(
     assert f"Message-ID: {provider_id}".encode() in strict_server.content
 
 
+class EndAndNextTogetherServer(threading.Thread):
+    """Offers PIPELINING and answers the end of each message (but the last) only once the next message's
+    MAIL, RCPT and DATA have arrived behind it, then answers all four at once.
+
+    A client that waits for the "250" before it starts the next message gets no answer and times out.
+    """
+
+    def __init__(self, messages: int) -> None:
+        super().__init__(daemon=True)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.messages = messages
+        self.envelopes: list[list[bytes]] = []
+        self.contents: list[bytes] = []
+
+    def run(self) -> None:
+        connection, _ = self.listener.accept()
+        with connection, connection.makefile("rb") as lines:
+            connection.settimeout(10)
+            connection.sendall(b"220 strict ESMTP\r\n")
+            lines.readline()  # EHLO
+            connection.sendall(b"250-strict\r\n250-PIPELINING\r\n250 SIZE 1000000\r\n")
+            self.envelopes.append([lines.readline() for _ in range(3)])
+            connection.sendall(b"250 OK\r\n250 OK\r\n354 Go ahead\r\n")
+            for number in range(1, self.messages + 1):
+                content = []
+                while (line := lines.readline()) not in (b".\r\n", b""):
+                    content.append(line)
+                self.contents.append(b"".join(content))
+                if number == self.messages:
+                    connection.sendall(b"250 Queued\r\n")
+                    break
+                self.envelopes.append([lines.readline() for _ in range(3)])
+                connection.sendall(b"250 Queued\r\n250 OK\r\n250 OK\r\n354 Go ahead\r\n")
+            lines.readline()  # QUIT
+            connection.sendall(b"221 Bye\r\n")
+
+
+def test_the_next_message_starts_behind_the_end_of_the_one_before(settings: SettingsWrapper) -> None:
+    server = EndAndNextTogetherServer(messages=3)
+    server.start()
+    settings.TENURE_EMAIL_HOST, settings.TENURE_EMAIL_PORT = "127.0.0.1", server.port
+    settings.TENURE_EMAIL_FROM = SENDER
+    settings.TENURE_EMAIL_TIMEOUT_SECONDS = 3  # a client that waits would hang; fail in 3 s, not 30
+    mails = [message(f"c{n}@customer.example", f"shipped:{n}") for n in range(3)]
+    adapter = EmailAdapter(current())
+    try:
+        sent = [
+            adapter.send(mail, following) for mail, following in zip(mails, [*mails[1:], None], strict=True)
+        ]
+    finally:
+        adapter.close()
+        server.listener.close()
+        server.join(timeout=10)
+
+    assert sent == [message_id_for(f"shipped:{n}", "shop.example") for n in range(3)]
+    assert [rcpt for _, rcpt, _ in server.envelopes] == [
+        f"RCPT TO:<c{n}@customer.example>\r\n".encode() for n in range(3)
+    ]
+    for provider_id, content in zip(sent, server.contents, strict=True):
+        assert f"Message-ID: {provider_id}".encode() in content
+        assert b"\r\n..a line that starts with a dot\r\n" in content
+
+
+class RefusesContent(ReceivedMail):
+    """Takes every envelope, but refuses at the end of data the messages to `refused_content`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused_content: set[str] = set()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if set(envelope.rcpt_tos) & self.refused_content:
+            return "554 5.7.1 message refused"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_message_refused_at_its_end_fails_alone_though_the_next_had_started(
+    settings: SettingsWrapper,
+) -> None:
+    with running_smtp(RefusesContent(), settings) as handler:
+        assert isinstance(handler, RefusesContent)
+        handler.refused_content.add("spam@customer.example")
+        first, refused, last = (
+            message("ada@customer.example", "shipped:1"),
+            message("spam@customer.example", "shipped:2"),
+            message("bo@customer.example", "shipped:3"),
+        )
+        adapter = EmailAdapter(current())
+        try:
+            adapter.send(first, refused)
+            with pytest.raises(PermanentSendError, match="554"):
+                adapter.send(refused, last)
+            adapter.send(last)
+        finally:
+            adapter.close()
+
+    assert [str(received["To"]) for received in handler.messages] == [
+        "ada@customer.example",
+        "bo@customer.example",
+    ]
+
+
+def test_a_started_message_that_does_not_come_is_never_delivered(smtp_server: ReceivedMail) -> None:
+    first, skipped, other = (
+        message("ada@customer.example", "shipped:1"),
+        message("late@customer.example", "shipped:2"),
+        message("bo@customer.example", "shipped:3"),
+    )
+    adapter = EmailAdapter(current())
+    try:
+        adapter.send(first, skipped)
+        adapter.send(other)  # the lane did not send `skipped` after all (too late to start)
+    finally:
+        adapter.close()
+
+    assert [str(received["To"]) for received in smtp_server.messages] == [
+        "ada@customer.example",
+        "bo@customer.example",
+    ]
+
+
+@pytest.mark.parametrize("ahead", [True, False], ids=["next-started-early", "one-by-one"])
 @pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "one-command-at-a-time"])
 def test_a_refused_recipient_fails_alone_and_the_next_message_still_goes_out(
-    smtp_server: ReceivedMail, pipelining: bool
+    smtp_server: ReceivedMail, pipelining: bool, ahead: bool
 ) -> None:
     smtp_server.pipelining = pipelining
     smtp_server.refused.add("gone@customer.example")
+    mails = [
+        message("ada@customer.example", "shipped:1"),
+        message("gone@customer.example", "shipped:2"),
+        message("bo@customer.example", "shipped:3"),
+    ]
+    following = [*mails[1:], None] if ahead else [None] * 3
     adapter = EmailAdapter(current())
     try:
-        adapter.send(message("ada@customer.example", "shipped:1"))
+        adapter.send(mails[0], following[0])
         with pytest.raises(PermanentSendError, match="550") as refused:
-            adapter.send(message("gone@customer.example", "shipped:2"))
-        adapter.send(message("bo@customer.example", "shipped:3"))
+            adapter.send(mails[1], following[1])
+        adapter.send(mails[2], following[2])
     finally:
         adapter.close()
 

@@ -20,7 +20,8 @@ class PermanentSendError(SendError):
 
 
 class Adapter(Protocol):
-    def send(self, message: OutboundMessage) -> str:
-        """Deliver `message` to `message.recipient`; return the provider's id for it."""
+    def send(self, message: OutboundMessage, following: OutboundMessage | None = None) -> str:
+        """Deliver `message` to `message.recipient`; return the provider's id for it. `following`, if
+        given, is the message this adapter will be asked to send next: it may start on it early."""
 
     def close(self) -> None: ...

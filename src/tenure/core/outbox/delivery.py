@@ -129,13 +129,18 @@ def _adapter(channel: str, config: OutboxSettings) -> Adapter:
 
 
 def _deliver(
-    message: OutboundMessage, adapters: dict[str, Adapter], config: OutboxSettings, mark: rows.MarkSent
+    message: OutboundMessage,
+    following: OutboundMessage | None,
+    adapters: dict[str, Adapter],
+    config: OutboxSettings,
+    mark: rows.MarkSent,
 ) -> bool:
-    """Send one claimed message and record the outcome; True if it was sent and marked."""
+    """Send one claimed message and record the outcome; True if it was sent and marked. `following` is the
+    message this lane sends next, if any: the adapter may start on it early."""
     if message.channel not in adapters:
         adapters[message.channel] = _adapter(message.channel, config)
     try:
-        provider_id = adapters[message.channel].send(message)
+        provider_id = adapters[message.channel].send(message, following)
     except PermanentSendError as error:
         _mark_permanent(message, error)
     except SendError as error:
@@ -172,11 +177,14 @@ def _send_lane(sending: Sending) -> None:
     adapters: dict[str, Adapter] = {}
     try:
         with rows.sent_marks() as mark:
-            while (message := sending.take()) is not None:
+            message = sending.take()
+            while message is not None:
+                following = sending.take()
                 if time.monotonic() > sending.last_start:
                     sending.late.append(message)
-                elif _deliver(message, adapters, sending.config, mark):
+                elif _deliver(message, following, adapters, sending.config, mark):
                     sending.sent.append(message)
+                message = following
     finally:
         for adapter in adapters.values():
             adapter.close()

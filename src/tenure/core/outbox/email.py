@@ -14,6 +14,7 @@ import hashlib
 import quopri
 import re
 import smtplib
+from dataclasses import dataclass
 from email.header import Header
 from urllib.parse import quote
 
@@ -91,10 +92,22 @@ def build_email(message: OutboundMessage, config: OutboxSettings, message_id: st
     return head.encode() + b"\r\n" + body
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """An e-mail ready for the wire."""
+
+    recipient: str
+    data: bytes
+    message_id: str
+
+
 class EmailAdapter:
     def __init__(self, config: OutboxSettings) -> None:
         self.config = config
         self._smtp: smtplib.SMTP | None = None
+        # A transaction whose MAIL, RCPT and DATA went out behind the previous message's end: its replies
+        # are the next ones on the connection.
+        self._opened: Prepared | None = None
 
     def _connection(self) -> smtplib.SMTP:
         if self._smtp is None:
@@ -112,13 +125,29 @@ class EmailAdapter:
             self._smtp = smtp
         return self._smtp
 
-    def _transaction(self, smtp: smtplib.SMTP, recipient: str, data: bytes) -> None:
-        """One mail transaction; raises smtplib's own errors, as `sendmail` would."""
+    def _prepare(self, message: OutboundMessage) -> Prepared:
+        if not ADDRESS.fullmatch(message.recipient):
+            # Also keeps a stray CR/LF in a hand-typed recipient from becoming a header of its own.
+            raise PermanentSendError(f"not an e-mail address: {message.recipient!r}", bad_address=True)
+        message_id = message_id_for(message.idempotency_key, self.config.message_id_domain)
+        return Prepared(message.recipient, build_email(message, self.config, message_id), message_id)
+
+    def _envelope(self, smtp: smtplib.SMTP, mail: Prepared) -> bytes:
+        size = f" SIZE={len(mail.data)}" if smtp.has_extn("size") else ""
+        return (
+            f"MAIL FROM:<{self.config.email_from}>{size}\r\nRCPT TO:<{mail.recipient}>\r\nDATA\r\n".encode()
+        )
+
+    def _transaction(self, smtp: smtplib.SMTP, mail: Prepared, ahead: Prepared | None) -> None:
+        """One mail transaction; raises smtplib's own errors, as `sendmail` would. With `ahead`, the next
+        message's MAIL, RCPT and DATA follow this one's end in the same write (RFC 2920 allows commands
+        after the message content in one group), so each message after the first costs one round trip."""
         if not smtp.has_extn("pipelining"):
-            smtp.sendmail(self.config.email_from, [recipient], data)
+            smtp.sendmail(self.config.email_from, [mail.recipient], mail.data)
             return
-        size = f" SIZE={len(data)}" if smtp.has_extn("size") else ""
-        smtp.send(f"MAIL FROM:<{self.config.email_from}>{size}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n")
+        if self._opened is not mail:
+            smtp.send(self._envelope(smtp, mail))
+        self._opened = None
         # Every reply of the group is read, failed or not, so the next transaction starts in step.
         (mail_code, mail_reply), (rcpt_code, rcpt_reply), (data_code, data_reply) = (
             smtp.getreply(),
@@ -134,28 +163,37 @@ class EmailAdapter:
             raise smtplib.SMTPSenderRefused(mail_code, mail_reply, self.config.email_from)
         if rcpt_code not in (250, 251):
             smtp.rset()
-            raise smtplib.SMTPRecipientsRefused({recipient: (rcpt_code, rcpt_reply)})
+            raise smtplib.SMTPRecipientsRefused({mail.recipient: (rcpt_code, rcpt_reply)})
         if data_code != 354:
             smtp.rset()
             raise smtplib.SMTPDataError(data_code, data_reply)
         # `data` ends with CRLF (build_email); a line starting with "." gets a second one (RFC 5321 4.5.2).
-        smtp.send(LEADING_DOT.sub(b"..", data) + b".\r\n")
+        content = LEADING_DOT.sub(b"..", mail.data) + b".\r\n"
+        smtp.send(content + self._envelope(smtp, ahead) if ahead else content)
+        self._opened = ahead
         code, reply = smtp.getreply()
         if code != 250:
             raise smtplib.SMTPDataError(code, reply)
 
-    def send(self, message: OutboundMessage) -> str:
-        if not ADDRESS.fullmatch(message.recipient):
-            # Also keeps a stray CR/LF in a hand-typed recipient from becoming a header of its own.
-            raise PermanentSendError(f"not an e-mail address: {message.recipient!r}", bad_address=True)
-        message_id = message_id_for(message.idempotency_key, self.config.message_id_domain)
-        data = build_email(message, self.config, message_id)
+    def send(self, message: OutboundMessage, following: OutboundMessage | None = None) -> str:
+        mail = self._prepare(message)
+        if self._opened is not None:
+            if self._opened.message_id == mail.message_id:
+                mail = self._opened  # its MAIL (SIZE included), RCPT and DATA are out already
+            else:
+                self.close()  # opened for a message that is not coming after all
+        ahead = None
+        if following is not None and following.channel == message.channel:
+            try:
+                ahead = self._prepare(following)
+            except PermanentSendError:
+                ahead = None  # it fails on its own turn
         try:
-            self._transaction(self._connection(), message.recipient, data)
+            self._transaction(self._connection(), mail, ahead)
         except smtplib.SMTPRecipientsRefused as error:
             self.close()
             code, reply = next(iter(error.recipients.values()), (0, b""))
-            text = f"SMTP {code} for {message.recipient}: {reply.decode(errors='replace')}"
+            text = f"SMTP {code} for {mail.recipient}: {reply.decode(errors='replace')}"
             if code >= 500:
                 raise PermanentSendError(text, bad_address=True) from error
             raise SendError(text) from error
@@ -169,11 +207,17 @@ class EmailAdapter:
         except (smtplib.SMTPException, OSError) as error:
             self.close()
             raise SendError(f"SMTP {self.config.email_host}:{self.config.email_port}: {error}") from error
-        return message_id
+        return mail.message_id
 
     def close(self) -> None:
         if self._smtp is not None:
             smtp, self._smtp = self._smtp, None
+            if self._opened is not None:
+                # The server is waiting for a message that will not come: a QUIT now would be read as its
+                # content. Without its final "." the server drops it when the connection closes.
+                self._opened = None
+                smtp.close()
+                return
             try:
                 smtp.quit()
             except (smtplib.SMTPException, OSError):

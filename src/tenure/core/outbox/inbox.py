@@ -6,7 +6,7 @@ from tenure.core.outbox_models import OutboundMessage
 
 
 class InboxAdapter:
-    def send(self, message: OutboundMessage) -> str:
+    def send(self, message: OutboundMessage, following: OutboundMessage | None = None) -> str:
         return f"{message.channel}:{message.pk}"
 
     def close(self) -> None:

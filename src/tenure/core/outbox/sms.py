@@ -44,7 +44,7 @@ class SmsAdapter:
             },
         )
 
-    def send(self, message: OutboundMessage) -> str:
+    def send(self, message: OutboundMessage, following: OutboundMessage | None = None) -> str:
         if not self.config.sms_account_sid or not self.config.sms_from:
             raise PermanentSendError("SMS is not configured: set TENURE_SMS_ACCOUNT_SID and TENURE_SMS_FROM")
         if not self.config.sms_base_url.startswith(("https://", "http://")):
