@@ -2,9 +2,9 @@
 
 Django's `EmailMessage` spends about half a millisecond building each message, which is most of the
 time a batch of a few hundred short texts takes; a plain-text message needs only a few headers and a body.
-Where the server offers PIPELINING (RFC 2920; most do), MAIL, RCPT and DATA go out in one write, so a
-message costs two round trips instead of four: to a relay across the internet that is most of the time
-a message takes.
+Where the server offers PIPELINING (RFC 2920; most do), MAIL, RCPT and DATA go out in one write, behind
+the end of the message before when the lane says which message comes next, so a message costs one round
+trip instead of four: to a relay across the internet that is most of the time a message takes.
 """
 
 from __future__ import annotations
