@@ -4,6 +4,7 @@ pipeline, and a refused recipient or message that fails alone."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -34,78 +35,15 @@ def message(recipient: str, key: str) -> OutboundMessage:
 
 
 class StrictPipeliningServer(threading.Thread):
-    """Offers PIPELINING and answers MAIL, RCPT and DATA only once all three have arrived.
+    """Offers PIPELINING and answers MAIL, RCPT and DATA only once all three have arrived; with several
+    `messages`, answers the end of each (but the last) only once the next message's MAIL, RCPT and DATA
+    have arrived behind it, then all four at once.
 
-    A client that waits for each reply before the next command gets no answer at all and times out, so a
-    delivery through this server shows that the three went out together.
+    A client that waits for a reply before it sends what follows gets no answer at all and times out, so a
+    delivery through this server shows that those went out together.
     """
 
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self.listener.getsockname()[1])
-        self.commands: list[bytes] = []
-        self.content = b""
-
-    def run(self) -> None:
-        connection, _ = self.listener.accept()
-        with connection, connection.makefile("rb") as lines:
-            connection.settimeout(10)
-            connection.sendall(b"220 strict ESMTP\r\n")
-            lines.readline()  # EHLO
-            connection.sendall(b"250-strict\r\n250-PIPELINING\r\n250 SIZE 1000000\r\n")
-            self.commands = [lines.readline() for _ in range(3)]
-            connection.sendall(b"250 OK\r\n250 OK\r\n354 Go ahead\r\n")
-            content = []
-            while (line := lines.readline()) not in (b".\r\n", b""):
-                content.append(line)
-            self.content = b"".join(content)
-            connection.sendall(b"250 Queued\r\n")
-            lines.readline()  # QUIT
-            connection.sendall(b"221 Bye\r\n")
-
-
-@pytest.fixture
-def strict_server(settings: SettingsWrapper) -> Iterator[StrictPipeliningServer]:
-    server = StrictPipeliningServer()
-    server.start()
-    settings.TENURE_EMAIL_HOST = "127.0.0.1"
-    settings.TENURE_EMAIL_PORT = server.port
-    settings.TENURE_EMAIL_FROM = SENDER
-    # Without pipelining the client would wait for a reply that never comes: fail in 3 s, not 30.
-    settings.TENURE_EMAIL_TIMEOUT_SECONDS = 3
-    yield server
-    server.listener.close()
-    server.join(timeout=10)
-
-
-def test_mail_rcpt_and_data_go_out_together_when_the_server_offers_pipelining(
-    strict_server: StrictPipeliningServer,
-) -> None:
-    adapter = EmailAdapter(current())
-    try:
-        provider_id = adapter.send(message("ada@customer.example", "shipped:7"))
-    finally:
-        adapter.close()
-
-    assert provider_id == message_id_for("shipped:7", "shop.example")
-    mail, rcpt, data = strict_server.commands
-    assert mail.startswith(f"MAIL FROM:<{SENDER}> SIZE=".encode())
-    assert rcpt == b"RCPT TO:<ada@customer.example>\r\n"
-    assert data == b"DATA\r\n"
-    # The dot at the start of a line is doubled on the wire (RFC 5321 4.5.2), so the message does not end there.
-    assert b"\r\n..a line that starts with a dot\r\nThanks.\r\n" in strict_server.content
-    assert f"Message-ID: {provider_id}".encode() in strict_server.content
-
-
-class EndAndNextTogetherServer(threading.Thread):
-    """Offers PIPELINING and answers the end of each message (but the last) only once the next message's
-    MAIL, RCPT and DATA have arrived behind it, then answers all four at once.
-
-    A client that waits for the "250" before it starts the next message gets no answer and times out.
-    """
-
-    def __init__(self, messages: int) -> None:
+    def __init__(self, messages: int = 1) -> None:
         super().__init__(daemon=True)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self.listener.getsockname()[1])
@@ -136,22 +74,58 @@ class EndAndNextTogetherServer(threading.Thread):
             connection.sendall(b"221 Bye\r\n")
 
 
-def test_the_next_message_starts_behind_the_end_of_the_one_before(settings: SettingsWrapper) -> None:
-    server = EndAndNextTogetherServer(messages=3)
+@contextlib.contextmanager
+def serving_strictly(settings: SettingsWrapper, messages: int = 1) -> Iterator[StrictPipeliningServer]:
+    server = StrictPipeliningServer(messages)
     server.start()
-    settings.TENURE_EMAIL_HOST, settings.TENURE_EMAIL_PORT = "127.0.0.1", server.port
+    settings.TENURE_EMAIL_HOST = "127.0.0.1"
+    settings.TENURE_EMAIL_PORT = server.port
     settings.TENURE_EMAIL_FROM = SENDER
-    settings.TENURE_EMAIL_TIMEOUT_SECONDS = 3  # a client that waits would hang; fail in 3 s, not 30
-    mails = [message(f"c{n}@customer.example", f"shipped:{n}") for n in range(3)]
-    adapter = EmailAdapter(current())
+    # A client that waits would wait for a reply that never comes: fail in 3 s, not 30.
+    settings.TENURE_EMAIL_TIMEOUT_SECONDS = 3
     try:
-        sent = [
-            adapter.send(mail, following) for mail, following in zip(mails, [*mails[1:], None], strict=True)
-        ]
+        yield server
     finally:
-        adapter.close()
         server.listener.close()
         server.join(timeout=10)
+
+
+@pytest.fixture
+def strict_server(settings: SettingsWrapper) -> Iterator[StrictPipeliningServer]:
+    with serving_strictly(settings) as server:
+        yield server
+
+
+def test_mail_rcpt_and_data_go_out_together_when_the_server_offers_pipelining(
+    strict_server: StrictPipeliningServer,
+) -> None:
+    adapter = EmailAdapter(current())
+    try:
+        provider_id = adapter.send(message("ada@customer.example", "shipped:7"))
+    finally:
+        adapter.close()
+
+    assert provider_id == message_id_for("shipped:7", "shop.example")
+    (mail, rcpt, data), content = strict_server.envelopes[0], strict_server.contents[0]
+    assert mail.startswith(f"MAIL FROM:<{SENDER}> SIZE=".encode())
+    assert rcpt == b"RCPT TO:<ada@customer.example>\r\n"
+    assert data == b"DATA\r\n"
+    # The dot at the start of a line is doubled on the wire (RFC 5321 4.5.2), so the message does not end there.
+    assert b"\r\n..a line that starts with a dot\r\nThanks.\r\n" in content
+    assert f"Message-ID: {provider_id}".encode() in content
+
+
+def test_the_next_message_starts_behind_the_end_of_the_one_before(settings: SettingsWrapper) -> None:
+    mails = [message(f"c{n}@customer.example", f"shipped:{n}") for n in range(3)]
+    with serving_strictly(settings, messages=3) as server:
+        adapter = EmailAdapter(current())
+        try:
+            sent = [
+                adapter.send(mail, following)
+                for mail, following in zip(mails, [*mails[1:], None], strict=True)
+            ]
+        finally:
+            adapter.close()
 
     assert sent == [message_id_for(f"shipped:{n}", "shop.example") for n in range(3)]
     assert [rcpt for _, rcpt, _ in server.envelopes] == [
@@ -160,6 +134,16 @@ def test_the_next_message_starts_behind_the_end_of_the_one_before(settings: Sett
     for provider_id, content in zip(sent, server.contents, strict=True):
         assert f"Message-ID: {provider_id}".encode() in content
         assert b"\r\n..a line that starts with a dot\r\n" in content
+
+
+def around(middle: str) -> list[OutboundMessage]:
+    """Three messages: to Ada, to `middle`, to Bo."""
+    recipients = ["ada@customer.example", middle, "bo@customer.example"]
+    return [message(recipient, f"shipped:{n}") for n, recipient in enumerate(recipients, start=1)]
+
+
+def received_by(handler: ReceivedMail) -> list[str]:
+    return [str(received["To"]) for received in handler.messages]
 
 
 class RefusesContent(ReceivedMail):
@@ -181,11 +165,7 @@ def test_a_message_refused_at_its_end_fails_alone_though_the_next_had_started(
     with running_smtp(RefusesContent(), settings) as handler:
         assert isinstance(handler, RefusesContent)
         handler.refused_content.add("spam@customer.example")
-        first, refused, last = (
-            message("ada@customer.example", "shipped:1"),
-            message("spam@customer.example", "shipped:2"),
-            message("bo@customer.example", "shipped:3"),
-        )
+        first, refused, last = around("spam@customer.example")
         adapter = EmailAdapter(current())
         try:
             adapter.send(first, refused)
@@ -195,18 +175,11 @@ def test_a_message_refused_at_its_end_fails_alone_though_the_next_had_started(
         finally:
             adapter.close()
 
-    assert [str(received["To"]) for received in handler.messages] == [
-        "ada@customer.example",
-        "bo@customer.example",
-    ]
+    assert received_by(handler) == ["ada@customer.example", "bo@customer.example"]
 
 
 def test_a_started_message_that_does_not_come_is_never_delivered(smtp_server: ReceivedMail) -> None:
-    first, skipped, other = (
-        message("ada@customer.example", "shipped:1"),
-        message("late@customer.example", "shipped:2"),
-        message("bo@customer.example", "shipped:3"),
-    )
+    first, skipped, other = around("late@customer.example")
     adapter = EmailAdapter(current())
     try:
         adapter.send(first, skipped)
@@ -214,10 +187,7 @@ def test_a_started_message_that_does_not_come_is_never_delivered(smtp_server: Re
     finally:
         adapter.close()
 
-    assert [str(received["To"]) for received in smtp_server.messages] == [
-        "ada@customer.example",
-        "bo@customer.example",
-    ]
+    assert received_by(smtp_server) == ["ada@customer.example", "bo@customer.example"]
 
 
 @pytest.mark.parametrize("ahead", [True, False], ids=["next-started-early", "one-by-one"])
@@ -227,11 +197,7 @@ def test_a_refused_recipient_fails_alone_and_the_next_message_still_goes_out(
 ) -> None:
     smtp_server.pipelining = pipelining
     smtp_server.refused.add("gone@customer.example")
-    mails = [
-        message("ada@customer.example", "shipped:1"),
-        message("gone@customer.example", "shipped:2"),
-        message("bo@customer.example", "shipped:3"),
-    ]
+    mails = around("gone@customer.example")
     following = [*mails[1:], None] if ahead else [None] * 3
     adapter = EmailAdapter(current())
     try:
@@ -243,9 +209,6 @@ def test_a_refused_recipient_fails_alone_and_the_next_message_still_goes_out(
         adapter.close()
 
     assert refused.value.bad_address
-    assert [str(received["To"]) for received in smtp_server.messages] == [
-        "ada@customer.example",
-        "bo@customer.example",
-    ]
+    assert received_by(smtp_server) == ["ada@customer.example", "bo@customer.example"]
     # aiosmtpd takes the doubled dot off again: the customer sees the line as written.
     assert ".a line that starts with a dot" in smtp_server.messages[0].get_content()
