@@ -21,7 +21,7 @@ from urllib.parse import quote
 from tenure.core.outbox.base import PermanentSendError, SendError
 from tenure.core.outbox.settings import OutboxSettings
 from tenure.core.outbox.unsubscribe import unsubscribe_token
-from tenure.core.outbox_models import OutboundMessage
+from tenure.core.outbox_models import MessageChannel, OutboundMessage
 
 MAX_LINE = 998  # RFC 5322 line limit, without CRLF
 ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+")
@@ -138,8 +138,25 @@ class EmailAdapter:
             f"MAIL FROM:<{self.config.email_from}>{size}\r\nRCPT TO:<{mail.recipient}>\r\nDATA\r\n".encode()
         )
 
-    def _transaction(self, smtp: smtplib.SMTP, mail: Prepared, ahead: Prepared | None) -> None:
-        """One mail transaction; raises smtplib's own errors, as `sendmail` would. With `ahead`, the next
+    def _opened_for(self, message: OutboundMessage) -> Prepared | None:
+        """The transaction opened early for `message`, if any; one opened for another message is dropped."""
+        if self._opened is None:
+            return None
+        if self._opened.message_id == message_id_for(message.idempotency_key, self.config.message_id_domain):
+            return self._opened
+        self.close()  # opened for a message that is not coming after all
+        return None
+
+    def _ahead(self, following: OutboundMessage | None) -> Prepared | None:
+        if following is None or following.channel != MessageChannel.EMAIL:
+            return None
+        try:
+            return self._prepare(following)
+        except PermanentSendError:
+            return None  # it fails on its own turn
+
+    def _transaction(self, smtp: smtplib.SMTP, mail: Prepared, following: OutboundMessage | None) -> None:
+        """One mail transaction; raises smtplib's own errors, as `sendmail` would. With `following`, the next
         message's MAIL, RCPT and DATA follow this one's end in the same write (RFC 2920 allows commands
         after the message content in one group), so each message after the first costs one round trip."""
         if not smtp.has_extn("pipelining"):
@@ -169,6 +186,7 @@ class EmailAdapter:
             raise smtplib.SMTPDataError(data_code, data_reply)
         # `data` ends with CRLF (build_email); a line starting with "." gets a second one (RFC 5321 4.5.2).
         content = LEADING_DOT.sub(b"..", mail.data) + b".\r\n"
+        ahead = self._ahead(following)
         smtp.send(content + self._envelope(smtp, ahead) if ahead else content)
         self._opened = ahead
         code, reply = smtp.getreply()
@@ -176,20 +194,10 @@ class EmailAdapter:
             raise smtplib.SMTPDataError(code, reply)
 
     def send(self, message: OutboundMessage, following: OutboundMessage | None = None) -> str:
-        mail = self._prepare(message)
-        if self._opened is not None:
-            if self._opened.message_id == mail.message_id:
-                mail = self._opened  # its MAIL (SIZE included), RCPT and DATA are out already
-            else:
-                self.close()  # opened for a message that is not coming after all
-        ahead = None
-        if following is not None and following.channel == message.channel:
-            try:
-                ahead = self._prepare(following)
-            except PermanentSendError:
-                ahead = None  # it fails on its own turn
+        # Opened early: built already, and its MAIL (SIZE included), RCPT and DATA are out.
+        mail = self._opened_for(message) or self._prepare(message)
         try:
-            self._transaction(self._connection(), mail, ahead)
+            self._transaction(self._connection(), mail, following)
         except smtplib.SMTPRecipientsRefused as error:
             self.close()
             code, reply = next(iter(error.recipients.values()), (0, b""))
