@@ -146,6 +146,14 @@ def received_by(handler: ReceivedMail) -> list[str]:
     return [str(received["To"]) for received in handler.messages]
 
 
+class EndsNoted(list[str]):
+    """The adapter's `on_ended` hook: the recipients of the messages whose end went out, in order."""
+
+    def __call__(self, message: OutboundMessage, message_id: str) -> None:
+        assert message_id == message_id_for(message.idempotency_key, "shop.example")
+        self.append(message.recipient)
+
+
 class RefusesContent(ReceivedMail):
     """Takes every envelope, but refuses at the end of data the messages to `refused_content`."""
 
@@ -166,7 +174,8 @@ def test_a_message_refused_at_its_end_fails_alone_though_the_next_had_started(
         assert isinstance(handler, RefusesContent)
         handler.refused_content.add("spam@customer.example")
         first, refused, last = around("spam@customer.example")
-        adapter = EmailAdapter(current())
+        ended = EndsNoted()
+        adapter = EmailAdapter(current(), on_ended=ended)
         try:
             adapter.send(first, refused)
             with pytest.raises(PermanentSendError, match="554"):
@@ -176,6 +185,8 @@ def test_a_message_refused_at_its_end_fails_alone_though_the_next_had_started(
             adapter.close()
 
     assert received_by(handler) == ["ada@customer.example", "bo@customer.example"]
+    # Its end went out whole: only the server's reply said no.
+    assert ended == ["ada@customer.example", "spam@customer.example", "bo@customer.example"]
 
 
 def test_a_started_message_that_does_not_come_is_never_delivered(smtp_server: ReceivedMail) -> None:
@@ -199,7 +210,8 @@ def test_a_refused_recipient_fails_alone_and_the_next_message_still_goes_out(
     smtp_server.refused.add("gone@customer.example")
     mails = around("gone@customer.example")
     following = [*mails[1:], None] if ahead else [None] * 3
-    adapter = EmailAdapter(current())
+    ended = EndsNoted()
+    adapter = EmailAdapter(current(), on_ended=ended)
     try:
         adapter.send(mails[0], following[0])
         with pytest.raises(PermanentSendError, match="550") as refused:
@@ -210,5 +222,6 @@ def test_a_refused_recipient_fails_alone_and_the_next_message_still_goes_out(
 
     assert refused.value.bad_address
     assert received_by(smtp_server) == ["ada@customer.example", "bo@customer.example"]
+    assert ended == ["ada@customer.example", "bo@customer.example"]  # the refused one had no content to end
     # aiosmtpd takes the doubled dot off again: the customer sees the line as written.
     assert ".a line that starts with a dot" in smtp_server.messages[0].get_content()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
-from tenure.core.outbox import policy, rows
+from tenure.core.outbox import journal, policy, rows
 from tenure.core.outbox.events import EventRow, event_for, save_events, sent_event
 from tenure.core.outbox.settings import OutboxSettings
 from tenure.core.outbox_models import MessageStatus, OutboundMessage
@@ -143,6 +143,31 @@ def lock_customers(
     return {customer.pk: customer for customer in locked}
 
 
+# On the `message.sent` event of a row settled from a lane's note.
+REPLY_NOT_SEEN = "not seen: the worker stopped after the whole message had gone out"
+
+
+def _settle_ended(due: Sequence[OutboundMessage]) -> list[EventRow]:
+    """Rows taken over from an expired claim whose end a dead lane noted had gone out whole (see
+    `journal.py`): marked sent as of then instead of being sent again. Returns their events."""
+    ended = journal.ended_before(due)
+    events = []
+    for message in due:
+        note = ended.get(message.pk)
+        if note is None:
+            continue
+        message.status, message.provider_id = MessageStatus.SENT, note.provider_id[:300]
+        message.sent_at = dt.datetime.fromtimestamp(note.sent_at, tz=dt.UTC)
+        message.send_after = None
+        OutboundMessage.objects.filter(
+            pk=message.pk, status=MessageStatus.SENDING, attempts=message.attempts
+        ).update(
+            status=message.status, provider_id=message.provider_id, sent_at=message.sent_at, send_after=None
+        )
+        events.append(sent_event(message, reply=REPLY_NOT_SEEN))
+    return events
+
+
 def claim_batch(now: dt.datetime, config: OutboxSettings) -> Claim:
     started = time.monotonic()
     with transaction.atomic():
@@ -155,8 +180,11 @@ def claim_batch(now: dt.datetime, config: OutboxSettings) -> Claim:
         )
         if not due:
             return Claim()
+        taken_over = any(message.status == MessageStatus.SENDING for message in due)
         unrecorded = [message for message in due if message.status == MessageStatus.SENT]
         events = [sent_event(message) for message in unrecorded]
+        if taken_over:
+            events.extend(_settle_ended(due))
         pending = [message for message in due if message.status != MessageStatus.SENT]
         customers = lock_customers(message.customer_id for message in pending)
         finished = SendRules.read(customers, pending, now).apply(pending, now, config)
@@ -165,5 +193,7 @@ def claim_batch(now: dt.datetime, config: OutboxSettings) -> Claim:
             rows.update_rows(pending, UPDATED_FIELDS)
         rows.clear_timers([message.pk for message in unrecorded])
         save_events(events)
+    if taken_over:
+        journal.forget_settled()
     to_send = [message for message in pending if message.status == MessageStatus.SENDING]
     return Claim(handled=len(due), to_send=to_send, started=started)

@@ -3,10 +3,10 @@
 A claimed row is marked `sending`, with `send_after` pushed out by the sending timeout, and committed
 before anything leaves the building (`claim.py`). Each message that goes out is marked `sent` by one
 autocommitted UPDATE right after the provider accepted it, so a worker killed mid-batch leaves at most
-the one message it had in flight between "accepted" and "marked": that row falls due again when its
-claim expires and is sent again, recognisably the same (same e-mail Message-ID / SMS idempotency token).
-Delivery is therefore at least once, and a crash can repeat at most one message per worker, or per
-lane where a worker sends over several connections at once (`send_claimed`).
+the one message it had in flight (per lane where a worker sends over several connections at once,
+`send_claimed`): that row falls due again when its claim expires. An e-mail whose end had gone out whole
+was noted by its lane (`journal.py`), and the claim that takes the row over marks it sent; any other is
+sent again, recognisably the same (same e-mail Message-ID / SMS idempotency token).
 
 The `message.sent` events of a batch are written together after it; a sent row keeps a `send_after`
 until then, so if the worker dies first, a later claim writes them (see `DUE_STATUSES`).
@@ -25,7 +25,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from tenure.core.drain import register_batch, start_drains
-from tenure.core.outbox import fallback, rows
+from tenure.core.outbox import fallback, journal, rows
 from tenure.core.outbox.base import Adapter, PermanentSendError, SendError
 from tenure.core.outbox.claim import Claim, claim_batch
 from tenure.core.outbox.email import EmailAdapter
@@ -120,37 +120,45 @@ def _release(messages: list[OutboundMessage]) -> None:
     save_events(queued_event(message) for message in released)
 
 
-def _adapter(channel: str, config: OutboxSettings) -> Adapter:
+def _adapter(channel: str, config: OutboxSettings, notes: journal.LaneNotes) -> Adapter:
     if channel == MessageChannel.EMAIL:
-        return EmailAdapter(config)
+        return EmailAdapter(config, on_ended=notes.note)
     if channel == MessageChannel.SMS:
         return SmsAdapter(config)
     return InboxAdapter()
 
 
-def _deliver(
-    message: OutboundMessage,
-    following: OutboundMessage | None,
-    adapters: dict[str, Adapter],
-    config: OutboxSettings,
-    mark: rows.MarkSent,
-) -> bool:
-    """Send one claimed message and record the outcome; True if it was sent and marked. `following` is the
-    message this lane sends next, if any: the adapter may start on it early."""
-    if message.channel not in adapters:
-        adapters[message.channel] = _adapter(message.channel, config)
-    try:
-        provider_id = adapters[message.channel].send(message, following)
-    except PermanentSendError as error:
-        _mark_permanent(message, error)
-    except SendError as error:
-        _mark_retry(message, error, config)
-    except Exception as error:
-        logger.exception("Sending message %s failed unexpectedly", message.pk)
-        _mark_retry(message, error, config)
-    else:
-        return _mark_sent(message, provider_id, config, mark)
-    return False
+@dataclass
+class Lane:
+    """One lane's connections: to the providers (opened on first use), for the `sent` marks, and its notes
+    of the e-mails whose end went out."""
+
+    config: OutboxSettings
+    mark: rows.MarkSent
+    notes: journal.LaneNotes
+    adapters: dict[str, Adapter] = field(default_factory=dict)
+
+    def deliver(self, message: OutboundMessage, following: OutboundMessage | None) -> bool:
+        """Send one claimed message and record the outcome; True if it was sent and marked. `following` is
+        the message this lane sends next, if any: the adapter may start on it early."""
+        if message.channel not in self.adapters:
+            self.adapters[message.channel] = _adapter(message.channel, self.config, self.notes)
+        try:
+            provider_id = self.adapters[message.channel].send(message, following)
+        except PermanentSendError as error:
+            _mark_permanent(message, error)
+        except SendError as error:
+            _mark_retry(message, error, self.config)
+        except Exception as error:
+            logger.exception("Sending message %s failed unexpectedly", message.pk)
+            _mark_retry(message, error, self.config)
+        else:
+            return _mark_sent(message, provider_id, self.config, self.mark)
+        return False
+
+    def close(self) -> None:
+        for adapter in self.adapters.values():
+            adapter.close()
 
 
 @dataclass
@@ -174,20 +182,19 @@ class Sending:
 def _send_lane(sending: Sending) -> None:
     """Send the messages left to send, one after another over this lane's own connections, until none is
     left; sent and marked ones go to `sending.sent`, ones too late to start to `sending.late`."""
-    adapters: dict[str, Adapter] = {}
-    try:
-        with rows.sent_marks() as mark:
+    with rows.sent_marks() as mark, journal.LaneNotes() as notes:
+        lane = Lane(sending.config, mark, notes)
+        try:
             message = sending.take()
             while message is not None:
                 following = sending.take()
                 if time.monotonic() > sending.last_start:
                     sending.late.append(message)
-                elif _deliver(message, following, adapters, sending.config, mark):
+                elif lane.deliver(message, following):
                     sending.sent.append(message)
                 message = following
-    finally:
-        for adapter in adapters.values():
-            adapter.close()
+        finally:
+            lane.close()
 
 
 def _send_lanes_in_parallel(lanes: int, sending: Sending) -> None:

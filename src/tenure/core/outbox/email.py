@@ -14,6 +14,7 @@ import hashlib
 import quopri
 import re
 import smtplib
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.header import Header
 from urllib.parse import quote
@@ -101,9 +102,14 @@ class Prepared:
     message_id: str
 
 
+# Told that a message's end went out whole (the message, its Message-ID), before the server's reply is read.
+EndedHook = Callable[[OutboundMessage, str], None]
+
+
 class EmailAdapter:
-    def __init__(self, config: OutboxSettings) -> None:
+    def __init__(self, config: OutboxSettings, on_ended: EndedHook | None = None) -> None:
         self.config = config
+        self.on_ended = on_ended
         self._smtp: smtplib.SMTP | None = None
         # A transaction whose MAIL, RCPT and DATA went out behind the previous message's end: its replies
         # are the next ones on the connection.
@@ -132,11 +138,12 @@ class EmailAdapter:
         message_id = message_id_for(message.idempotency_key, self.config.message_id_domain)
         return Prepared(message.recipient, build_email(message, self.config, message_id), message_id)
 
-    def _envelope(self, smtp: smtplib.SMTP, mail: Prepared) -> bytes:
+    def _commands(self, smtp: smtplib.SMTP, mail: Prepared) -> list[str]:
         size = f" SIZE={len(mail.data)}" if smtp.has_extn("size") else ""
-        return (
-            f"MAIL FROM:<{self.config.email_from}>{size}\r\nRCPT TO:<{mail.recipient}>\r\nDATA\r\n".encode()
-        )
+        return [f"MAIL FROM:<{self.config.email_from}>{size}", f"RCPT TO:<{mail.recipient}>", "DATA"]
+
+    def _envelope(self, smtp: smtplib.SMTP, mail: Prepared) -> bytes:
+        return "".join(f"{command}\r\n" for command in self._commands(smtp, mail)).encode()
 
     def _opened_for(self, message: OutboundMessage) -> Prepared | None:
         """The transaction opened early for `message`, if any; one opened for another message is dropped."""
@@ -147,30 +154,33 @@ class EmailAdapter:
         self.close()  # opened for a message that is not coming after all
         return None
 
-    def _ahead(self, following: OutboundMessage | None) -> Prepared | None:
-        if following is None or following.channel != MessageChannel.EMAIL:
+    def _ahead(self, smtp: smtplib.SMTP, following: OutboundMessage | None) -> Prepared | None:
+        if following is None or following.channel != MessageChannel.EMAIL or not smtp.has_extn("pipelining"):
             return None
         try:
             return self._prepare(following)
         except PermanentSendError:
             return None  # it fails on its own turn
 
-    def _transaction(self, smtp: smtplib.SMTP, mail: Prepared, following: OutboundMessage | None) -> None:
-        """One mail transaction; raises smtplib's own errors, as `sendmail` would. With `following`, the next
-        message's MAIL, RCPT and DATA follow this one's end in the same write (RFC 2920 allows commands
-        after the message content in one group), so each message after the first costs one round trip."""
-        if not smtp.has_extn("pipelining"):
-            smtp.sendmail(self.config.email_from, [mail.recipient], mail.data)
-            return
-        if self._opened is not mail:
-            smtp.send(self._envelope(smtp, mail))
-        self._opened = None
-        # Every reply of the group is read, failed or not, so the next transaction starts in step.
-        (mail_code, mail_reply), (rcpt_code, rcpt_reply), (data_code, data_reply) = (
-            smtp.getreply(),
-            smtp.getreply(),
-            smtp.getreply(),
-        )
+    def _open(self, smtp: smtplib.SMTP, mail: Prepared) -> None:
+        """MAIL, RCPT and DATA, up to the server's 354; raises smtplib's own errors, as `sendmail` would.
+        Where the server offers PIPELINING the three go out in one write (unless they went out behind the
+        message before) and their replies are read together; else one at a time, stopping at a refusal."""
+        if smtp.has_extn("pipelining"):
+            if self._opened is not mail:
+                smtp.send(self._envelope(smtp, mail))
+            self._opened = None
+            # Every reply of the group is read, failed or not, so the next transaction starts in step.
+            replies = [smtp.getreply() for _ in range(3)]
+        else:
+            replies = []
+            for command in self._commands(smtp, mail):
+                replies.append(smtp.docmd(command))
+                if replies[-1][0] not in (250, 251, 354):
+                    break
+        (mail_code, mail_reply), *rest = replies
+        rcpt_code, rcpt_reply = rest[0] if rest else (0, b"")
+        data_code, data_reply = rest[1] if len(rest) > 1 else (0, b"")
         if data_code == 354 and (mail_code != 250 or rcpt_code not in (250, 251)):
             # RFC 2920 forbids a 354 here, but should a server give one, end the empty message it opened.
             smtp.send(b".\r\n")
@@ -184,11 +194,21 @@ class EmailAdapter:
         if data_code != 354:
             smtp.rset()
             raise smtplib.SMTPDataError(data_code, data_reply)
+
+    def _transaction(
+        self, smtp: smtplib.SMTP, message: OutboundMessage, mail: Prepared, following: OutboundMessage | None
+    ) -> None:
+        """One mail transaction; raises smtplib's own errors. With `following`, the next message's MAIL, RCPT
+        and DATA follow this one's end in the same write (RFC 2920 allows commands after the message
+        content in one group), so each message after the first costs one round trip."""
+        self._open(smtp, mail)
         # `data` ends with CRLF (build_email); a line starting with "." gets a second one (RFC 5321 4.5.2).
         content = LEADING_DOT.sub(b"..", mail.data) + b".\r\n"
-        ahead = self._ahead(following)
+        ahead = self._ahead(smtp, following)
         smtp.send(content + self._envelope(smtp, ahead) if ahead else content)
         self._opened = ahead
+        if self.on_ended is not None:
+            self.on_ended(message, mail.message_id)
         code, reply = smtp.getreply()
         if code != 250:
             raise smtplib.SMTPDataError(code, reply)
@@ -197,7 +217,7 @@ class EmailAdapter:
         # Opened early: built already, and its MAIL (SIZE included), RCPT and DATA are out.
         mail = self._opened_for(message) or self._prepare(message)
         try:
-            self._transaction(self._connection(), mail, following)
+            self._transaction(self._connection(), message, mail, following)
         except smtplib.SMTPRecipientsRefused as error:
             self.close()
             code, reply = next(iter(error.recipients.values()), (0, b""))

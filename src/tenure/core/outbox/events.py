@@ -65,7 +65,7 @@ def queued_event(message: OutboundMessage) -> EventRow:
     return event_for(message, "message.queued", subject=message.subject)
 
 
-def sent_event(message: OutboundMessage) -> EventRow:
+def sent_event(message: OutboundMessage, **extra: object) -> EventRow:
     """The `message.sent` event of a row marked sent."""
     return event_for(
         message,
@@ -73,6 +73,7 @@ def sent_event(message: OutboundMessage) -> EventRow:
         occurred_at=message.sent_at,
         recipient=message.recipient,
         provider_id=message.provider_id,
+        **extra,
     )
 
 
