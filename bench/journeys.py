@@ -458,6 +458,15 @@ def not_sent(run: str) -> dict[str, int]:
     return {row["status"]: row["n"] for row in rows}
 
 
+def settled_from_notes(run: str) -> int:
+    """Messages a takeover marked sent from a killed lane's note instead of sending them again."""
+    from tenure.core.models import Event
+
+    settled = Event.objects.filter(kind="message.sent", payload__has_key="reply")
+    ids = {event.payload["message_id"] for event in settled.only("payload")}
+    return _runs_messages(run).filter(pk__in=ids).count()
+
+
 # --- one run -------------------------------------------------------------------------------------------------
 
 
@@ -603,6 +612,7 @@ def run_once(
         "delivered_per_10s": per_bucket(first_seen.values(), first_due.timestamp(), 10.0),
         "worst_lag_per_10s": worst_lag_per_bucket(lag_of, due, first_due.timestamp(), 10.0),
         "not_sent_in_db": not_sent(run),
+        "settled_from_notes": settled_from_notes(run),
     }
 
 
