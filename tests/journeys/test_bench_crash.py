@@ -1,6 +1,7 @@
 """A small run of bench/journeys.py on the test database: real workers, a real SMTP server process, one
-SIGKILL mid-delivery. Counted at the SMTP server: nothing lost, and at most one repeat per kill (the message
-a worker had handed to the server but not yet marked sent when it died). No timing assertions."""
+SIGKILL mid-delivery. Counted at the SMTP server: nothing lost, and at most one repeat per kill (only a kill
+between the write of a message's end and its lane's note repeats it, see docs/outbox.md). No timing
+assertions."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing(tmp_path: Path) -> None:
     assert result["kills"] == kills
     assert result["lost"] == 0, result
     assert result["foreign"] == 0, result
-    # At-least-once: a kill between the server's "250 OK" and the sent mark repeats that one message.
+    # A kill in the microseconds between the write of a message's end and its note repeats that one message.
     assert result["duplicated"] <= kills, result
     assert result["not_sent_in_db"] == {}, result
     # A killed worker may have left its batch's `message.sent` events unwritten; a later sweep writes them.
