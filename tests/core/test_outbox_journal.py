@@ -176,7 +176,7 @@ def claim_expired(key: str, attempts: int = 1) -> OutboundMessage:
 def lane_failed_after_noting(message: OutboundMessage, provider_id: str) -> None:
     """A lane that noted `message`'s end and then failed: its file stays, held by nobody."""
     with pytest.raises(RuntimeError), journal.LaneNotes() as notes:
-        notes.note(message, provider_id)
+        notes.write(notes.line_for(message, provider_id))
         raise RuntimeError("the database went away before the mark")
 
 
@@ -210,7 +210,7 @@ def test_a_dead_lanes_file_stays_while_a_row_it_speaks_of_waits(notes_home: Path
 def test_a_running_lanes_file_is_never_removed_and_a_finished_one_is_gone(notes_home: Path) -> None:
     message = claim_expired("live-1")
     with journal.LaneNotes() as notes:
-        notes.note(message, "<live-1@shop.example>")
+        notes.write(notes.line_for(message, "<live-1@shop.example>"))
         OutboundMessage.objects.filter(pk=message.pk).update(status=MessageStatus.SENT)
         assert journal.forget_settled() == 0
         assert notes.path is not None and notes.path.exists()

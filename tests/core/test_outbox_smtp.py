@@ -5,7 +5,10 @@ pipeline, and a refused recipient or message that fails alone."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import smtplib
 import socket
+import struct
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +17,7 @@ import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from tenure.core.outbox.base import PermanentSendError
-from tenure.core.outbox.email import EmailAdapter, message_id_for
+from tenure.core.outbox.email import EmailAdapter, held_back, message_id_for
 from tenure.core.outbox.settings import current
 from tenure.core.outbox_models import TRANSACTIONAL, OutboundMessage
 from tests.loopback import SENDER, ReceivedMail, running_smtp
@@ -147,11 +150,14 @@ def received_by(handler: ReceivedMail) -> list[str]:
 
 
 class EndsNoted(list[str]):
-    """The adapter's `on_ended` hook: the recipients of the messages whose end went out, in order."""
+    """The adapter's notes (`EndNotes`): the recipients of the messages whose end went out, in order."""
 
-    def __call__(self, message: OutboundMessage, message_id: str) -> None:
-        assert message_id == message_id_for(message.idempotency_key, "shop.example")
-        self.append(message.recipient)
+    def line_for(self, message: OutboundMessage, provider_id: str) -> bytes:
+        assert provider_id == message_id_for(message.idempotency_key, "shop.example")
+        return message.recipient.encode()
+
+    def write(self, line: bytes) -> None:
+        self.append(line.decode())
 
 
 class RefusesContent(ReceivedMail):
@@ -175,7 +181,7 @@ def test_a_message_refused_at_its_end_fails_alone_though_the_next_had_started(
         handler.refused_content.add("spam@customer.example")
         first, refused, last = around("spam@customer.example")
         ended = EndsNoted()
-        adapter = EmailAdapter(current(), on_ended=ended)
+        adapter = EmailAdapter(current(), ended)
         try:
             adapter.send(first, refused)
             with pytest.raises(PermanentSendError, match="554"):
@@ -211,7 +217,7 @@ def test_a_refused_recipient_fails_alone_and_the_next_message_still_goes_out(
     mails = around("gone@customer.example")
     following = [*mails[1:], None] if ahead else [None] * 3
     ended = EndsNoted()
-    adapter = EmailAdapter(current(), on_ended=ended)
+    adapter = EmailAdapter(current(), ended)
     try:
         adapter.send(mails[0], following[0])
         with pytest.raises(PermanentSendError, match="550") as refused:
@@ -225,3 +231,24 @@ def test_a_refused_recipient_fails_alone_and_the_next_message_still_goes_out(
     assert ended == ["ada@customer.example", "bo@customer.example"]  # the refused one had no content to end
     # aiosmtpd takes the doubled dot off again: the customer sees the line as written.
     assert ".a line that starts with a dot" in smtp_server.messages[0].get_content()
+
+
+SIOCOUTQNSD = 0x894B  # Linux: bytes written to a TCP socket and not yet sent
+
+
+def unsent(sock: socket.socket) -> int:
+    return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), SIOCOUTQNSD, b"\0" * 4))[0])
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_CORK"), reason="TCP_CORK is Linux's")
+def test_what_is_written_inside_held_back_leaves_only_when_the_block_ends() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        smtp = smtplib.SMTP()
+        smtp.sock = socket.create_connection(listener.getsockname())
+        peer, _ = listener.accept()
+        with peer, smtp.sock:
+            with held_back(smtp):
+                smtp.send(b".\r\n")
+                held = unsent(smtp.sock)
+            assert (held, unsent(smtp.sock)) == (3, 0)
+            assert peer.recv(16) == b".\r\n"

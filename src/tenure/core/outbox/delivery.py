@@ -122,7 +122,7 @@ def _release(messages: list[OutboundMessage]) -> None:
 
 def _adapter(channel: str, config: OutboxSettings, notes: journal.LaneNotes) -> Adapter:
     if channel == MessageChannel.EMAIL:
-        return EmailAdapter(config, on_ended=notes.note)
+        return EmailAdapter(config, notes)
     if channel == MessageChannel.SMS:
         return SmsAdapter(config)
     return InboxAdapter()

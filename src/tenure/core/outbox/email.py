@@ -9,14 +9,17 @@ trip instead of four: to a relay across the internet that is most of the time a 
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import hashlib
 import quopri
 import re
 import smtplib
-from collections.abc import Callable
+import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.header import Header
+from typing import Protocol
 from urllib.parse import quote
 
 from tenure.core.outbox.base import PermanentSendError, SendError
@@ -102,14 +105,39 @@ class Prepared:
     message_id: str
 
 
-# Told that a message's end went out whole (the message, its Message-ID), before the server's reply is read.
-EndedHook = Callable[[OutboundMessage, str], None]
+class EndNotes(Protocol):
+    """Where a lane notes each message whose end went out whole, before the server's reply is read
+    (`journal.LaneNotes`). The line is made before the write of the end, so that only the note's own
+    write comes between the two."""
+
+    def line_for(self, message: OutboundMessage, provider_id: str) -> bytes: ...
+
+    def write(self, line: bytes) -> None: ...
+
+
+@contextlib.contextmanager
+def held_back(smtp: smtplib.SMTP) -> Iterator[None]:
+    """Inside the block the kernel holds back what is written (TCP_CORK, where the platform has it), so
+    writing a message's end wakes no server process: on the same machine, a wakeup can suspend the worker
+    right after that write, before its note. A kill inside the block still delivers the data: the kernel
+    sends a closed socket's pending data before its FIN."""
+    sock = smtp.sock
+    cork = getattr(socket, "TCP_CORK", None)
+    if sock is None or cork is None:
+        yield
+        return
+    sock.setsockopt(socket.IPPROTO_TCP, cork, 1)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):  # the connection may be gone; the send has said so already
+            sock.setsockopt(socket.IPPROTO_TCP, cork, 0)
 
 
 class EmailAdapter:
-    def __init__(self, config: OutboxSettings, on_ended: EndedHook | None = None) -> None:
+    def __init__(self, config: OutboxSettings, notes: EndNotes | None = None) -> None:
         self.config = config
-        self.on_ended = on_ended
+        self.notes = notes
         self._smtp: smtplib.SMTP | None = None
         # A transaction whose MAIL, RCPT and DATA went out behind the previous message's end: its replies
         # are the next ones on the connection.
@@ -205,10 +233,13 @@ class EmailAdapter:
         # `data` ends with CRLF (build_email); a line starting with "." gets a second one (RFC 5321 4.5.2).
         content = LEADING_DOT.sub(b"..", mail.data) + b".\r\n"
         ahead = self._ahead(smtp, following)
-        smtp.send(content + self._envelope(smtp, ahead) if ahead else content)
+        notes = self.notes
+        note = notes.line_for(message, mail.message_id) if notes is not None else b""
+        with held_back(smtp):
+            smtp.send(content + self._envelope(smtp, ahead) if ahead else content)
+            if notes is not None:
+                notes.write(note)
         self._opened = ahead
-        if self.on_ended is not None:
-            self.on_ended(message, mail.message_id)
         code, reply = smtp.getreply()
         if code != 250:
             raise smtplib.SMTPDataError(code, reply)

@@ -71,7 +71,8 @@ class Ended:
 
 
 class LaneNotes:
-    """The notes of one lane; `note()` as each message's end goes out. Use as a context manager."""
+    """The notes of one lane: `write(line_for(...))` as each message's end goes out. Use as a context
+    manager."""
 
     def __init__(self) -> None:
         self.path: Path | None = None
@@ -89,8 +90,12 @@ class LaneNotes:
         os.rename(opening, self.path)
         return self
 
-    def note(self, message: OutboundMessage, provider_id: str) -> None:
-        os.write(self._fd, Ended(message.pk, message.attempts, time.time(), provider_id).line())
+    def line_for(self, message: OutboundMessage, provider_id: str) -> bytes:
+        """The note for `message`, made before its end is written (`email.EndNotes`)."""
+        return Ended(message.pk, message.attempts, time.time(), provider_id).line()
+
+    def write(self, line: bytes) -> None:
+        os.write(self._fd, line)
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         # After a clean run every noted message has its outcome recorded; after an error one may not, so
