@@ -467,6 +467,31 @@ def settled_from_notes(run: str) -> int:
     return _runs_messages(run).filter(pk__in=ids).count()
 
 
+def repeated_rows(run: str, copies_of: dict[str, list[float]]) -> list[dict[str, Any]]:
+    """What the database says of each message the server got more than once (at most 10): where a repeat
+    came from."""
+    from tenure.core.models import Event
+    from tenure.core.outbox.email import message_id_for
+
+    domain = SENDER.rpartition("@")[2]
+    repeated = {message_id for message_id, arrivals in copies_of.items() if len(arrivals) > 1}
+    found: list[dict[str, Any]] = []
+    for row in _runs_messages(run).values("pk", "idempotency_key", "status", "attempts", "last_error"):
+        message_id = message_id_for(row["idempotency_key"], domain)
+        if message_id in repeated and len(found) < 10:
+            sent = Event.objects.filter(
+                kind="message.sent", idempotency_key=f"message.sent:{row['pk']}"
+            ).first()
+            found.append(
+                {
+                    **row,
+                    "arrivals": [round(at, 3) for at in copies_of[message_id]],
+                    "sent_event": sent.payload if sent else None,
+                }
+            )
+    return found
+
+
 # --- one run -------------------------------------------------------------------------------------------------
 
 
@@ -590,9 +615,10 @@ def run_once(
             pool.stop()
             connection.close()
     copies = received(logs)
-    first_seen: dict[str, float] = {}
+    copies_of: dict[str, list[float]] = {}
     for message_id, at in copies:
-        first_seen.setdefault(message_id, at)
+        copies_of.setdefault(message_id, []).append(at)
+    first_seen = {message_id: arrivals[0] for message_id, arrivals in copies_of.items()}
     lost = sorted(set(due) - set(first_seen))
     lag_of = {mid: first_seen[mid] - due_at for mid, due_at in due.items() if mid in first_seen}
     lags = list(lag_of.values())
@@ -613,6 +639,7 @@ def run_once(
         "worst_lag_per_10s": worst_lag_per_bucket(lag_of, due, first_due.timestamp(), 10.0),
         "not_sent_in_db": not_sent(run),
         "settled_from_notes": settled_from_notes(run),
+        "repeated": repeated_rows(run, copies_of),
     }
 
 
