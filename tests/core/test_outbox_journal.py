@@ -31,6 +31,7 @@ from tests.loopback import ReceivedMail, running_smtp
 
 from .conftest import WorkerProcess, wait_until
 from .test_outbox import customer_with, queue
+from .test_outbox_smtp import received_by
 
 pytestmark = pytest.mark.django_db
 
@@ -230,3 +231,20 @@ def test_notes_survive_odd_provider_ids_and_a_line_cut_short() -> None:
     assert journal.Ended.parse(note.line().decode()[:-1]) is None  # the kill came mid-write
     assert journal.Ended.parse("garbage\n") is None
     assert journal.Ended.parse("1 x 2 id\n") is None
+
+
+def test_with_nowhere_to_keep_notes_messages_still_go_out(
+    settings: SettingsWrapper, tmp_path: Path, smtp_server: ReceivedMail, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.DATA_DIR = tmp_path / "a-file-not-a-folder"
+    settings.DATA_DIR.write_text("")
+    taken_over = claim_expired("stranded-1")
+    fresh = queue(customer_with(("email", "fresh@customer.example")), "fresh-1")
+
+    deliver_due(timezone.now())
+
+    assert sorted(received_by(smtp_server)) == ["fresh@customer.example", "stranded-1@customer.example"]
+    assert {row.status for row in OutboundMessage.objects.filter(pk__in=[taken_over.pk, fresh.pk])} == {
+        MessageStatus.SENT
+    }
+    assert "No outbox notes" in caplog.text

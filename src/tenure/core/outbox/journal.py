@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import secrets
 import time
@@ -36,6 +37,8 @@ from pathlib import Path
 from django.conf import settings
 
 from tenure.core.outbox_models import MessageStatus, OutboundMessage
+
+logger = logging.getLogger(__name__)
 
 SUFFIX = ".notes"
 OPENING_SUFFIX = ".opening"  # a lane's file until it holds the lock
@@ -79,6 +82,17 @@ class LaneNotes:
         self._fd = -1
 
     def __enter__(self) -> LaneNotes:
+        try:
+            self._open()
+        except OSError as error:
+            # Sending goes on without notes: a kill then repeats the message in flight instead.
+            logger.warning(
+                "No outbox notes in %s, so a killed worker may repeat a message: %s", notes_dir(), error
+            )
+            self.close()
+        return self
+
+    def _open(self) -> None:
         folder = notes_dir()
         folder.mkdir(parents=True, exist_ok=True)
         name = f"{os.getpid()}-{secrets.token_hex(6)}"
@@ -86,32 +100,41 @@ class LaneNotes:
         self._fd = os.open(opening, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         # Held before it gets the name readers look for, so no reader can take it for a dead lane's file.
-        self.path = folder / f"{name}{SUFFIX}"
-        os.rename(opening, self.path)
-        return self
+        path = folder / f"{name}{SUFFIX}"
+        os.rename(opening, path)
+        self.path = path
 
     def line_for(self, message: OutboundMessage, provider_id: str) -> bytes:
         """The note for `message`, made before its end is written (`email.EndNotes`)."""
         return Ended(message.pk, message.attempts, time.time(), provider_id).line()
 
     def write(self, line: bytes) -> None:
-        os.write(self._fd, line)
+        if self._fd >= 0:
+            os.write(self._fd, line)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         # After a clean run every noted message has its outcome recorded; after an error one may not, so
         # the file stays (unheld from now on) for whoever takes the row over.
         if kind is None and self.path is not None:
             self.path.unlink(missing_ok=True)
-        os.close(self._fd)
+        self.close()
+
+
+def _files(suffix: str = SUFFIX) -> list[Path]:
+    try:
+        return sorted(path for path in notes_dir().iterdir() if path.name.endswith(suffix))
+    except OSError:  # no folder yet (or none possible: the lanes then keep no notes)
+        return []
 
 
 def _dead_lanes_files(suffix: str = SUFFIX) -> Iterator[Path]:
     """Files whose lane is gone: nobody holds their lock."""
-    try:
-        candidates = sorted(notes_dir().glob(f"*{suffix}"))
-    except FileNotFoundError:
-        return
-    for path in candidates:
+    for path in _files(suffix):
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
@@ -142,7 +165,7 @@ def ended_before(messages: Iterable[OutboundMessage]) -> dict[int, Ended]:
     found: dict[int, Ended] = {}
     # Live lanes' files too: a send may only start while its claim has time to finish, so a live lane
     # whose claim ran out has no send left in flight.
-    for path in sorted(notes_dir().glob(f"*{SUFFIX}")):
+    for path in _files():
         for note in _read(path):
             if wanted.get(note.message_id) == note.attempt:
                 found[note.message_id] = note
