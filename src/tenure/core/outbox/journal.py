@@ -6,7 +6,9 @@ it again once the claim expires would deliver it twice. Crash runs showed nearly
 the wait for the server's reply. So the lane notes each message the moment the write carrying its end
 returns: the kernel has all of it, and kills the worker's process, not the connection's data, so the server
 gets the whole message and takes it unless it refuses it. The note is one small append to a file the lane
-alone writes: no lock to wait for and no fsync (a killed process loses nothing the kernel has taken).
+alone writes: no lock to wait for and no fsync (a killed process loses nothing the kernel has taken). Its
+line is made before the end is written, and the end is held in the kernel until the note is written
+(`email.held_back`), so that write wakes no server on the same machine in between.
 
 A claim that takes over a row from an expired claim first looks for it in the lanes' notes, and marks it
 sent as of the note instead of sending it again. What is left:
