@@ -6,6 +6,8 @@ import datetime as dt
 import os
 import signal
 import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from tenure.core.models import AuditLog, WorkerHeartbeat
 from tenure.core.reaper import MAX_ATTEMPTS, reap_orphaned_tasks
 from tenure.core.worker import make_worker_id
 
-from .conftest import WorkerProcess, wait_until
+from .conftest import REPO_ROOT, WorkerProcess, wait_until
 from .worker_tasks import noop, wait_for_file
 
 StartWorker = Callable[..., WorkerProcess]
@@ -209,3 +211,23 @@ def test_worker_rejects_bad_options(start_worker: StartWorker) -> None:
     worker = start_worker("--interval", "-1")
     assert worker.wait_exit() != 0
     assert "--interval" in worker.output()
+
+
+def test_a_worker_starting_up_does_not_import_scikit_learn(tmp_path: Path) -> None:
+    """A killed worker is replaced by a fresh process: what loading the apps imports is how long delivery
+    stops. scikit-learn alone took about a second, and only training a classifier needs it."""
+    script = (
+        "import sys, django; django.setup(); import tenure.core.worker; "
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in {'sklearn', 'torch', 'pandas'}))"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tenure.settings",
+        "TENURE_DATA_DIR": str(tmp_path),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT / "src"), os.environ.get("PYTHONPATH")])),
+    }
+    child = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == "[]"

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from tenure.helpdesk.triage import embeddings
 
@@ -58,6 +57,10 @@ class TriageClassifier:
         if len(distinct) < 2:
             raise TriageModelError(f"training needs at least two different labels, got {len(distinct)}")
         x = embeddings.embed(texts) if vectors is None else vectors
+        # Imported here, not at the top: scikit-learn takes about a second to import, and every process
+        # that loads the apps (each worker, each restart of one) would pay it. Only training needs it.
+        from sklearn.linear_model import LogisticRegression
+
         model = LogisticRegression(C=c, max_iter=2000)
         model.fit(x, list(labels))
         coef = np.asarray(model.coef_, dtype=np.float64)
