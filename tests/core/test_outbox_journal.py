@@ -8,6 +8,7 @@ sent, not send it again) and once before it (the server has nothing: the takeove
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -69,6 +70,7 @@ def notes_home(settings: SettingsWrapper, tmp_path: Path) -> Path:
     return tmp_path / "outbox-notes"
 
 
+@contextlib.contextmanager
 def holding_server(at: str, settings: SettingsWrapper) -> Iterator[HoldsItsReply]:
     handler = HoldsItsReply(at)
     with running_smtp(handler, settings):
@@ -76,16 +78,6 @@ def holding_server(at: str, settings: SettingsWrapper) -> Iterator[HoldsItsReply
             yield handler
         finally:
             handler.holding = False
-
-
-@pytest.fixture
-def holds_after_the_end(settings: SettingsWrapper) -> Iterator[HoldsItsReply]:
-    yield from holding_server("DATA", settings)
-
-
-@pytest.fixture
-def holds_before_the_content(settings: SettingsWrapper) -> Iterator[HoldsItsReply]:
-    yield from holding_server("RCPT", settings)
 
 
 def kill_worker_while_the_server_holds(
@@ -116,16 +108,13 @@ def kill_worker_while_the_server_holds(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_after_the_end_went_out_is_not_sent_again(
-    notes_home: Path,
-    holds_after_the_end: HoldsItsReply,
-    start_worker: Callable[..., WorkerProcess],
-    settings: SettingsWrapper,
+    notes_home: Path, start_worker: Callable[..., WorkerProcess], settings: SettingsWrapper
 ) -> None:
-    message = kill_worker_while_the_server_holds(start_worker, holds_after_the_end, settings)
+    with holding_server("DATA", settings) as server:  # holds its reply to the end of the message
+        message = kill_worker_while_the_server_holds(start_worker, server, settings)
+        deliver_due(timezone.now())
 
-    deliver_due(timezone.now())
-
-    assert [str(mail["To"]) for mail in holds_after_the_end.messages] == ["ada@customer.example"]
+    assert [str(mail["To"]) for mail in server.messages] == ["ada@customer.example"]
     message.refresh_from_db()
     expected_id = message_id_for("held-reply", current().message_id_domain)
     assert (message.status, message.provider_id, message.send_after) == (
@@ -143,17 +132,14 @@ def test_a_worker_killed_after_the_end_went_out_is_not_sent_again(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_before_the_content_went_out_leaves_it_to_be_sent(
-    notes_home: Path,
-    holds_before_the_content: HoldsItsReply,
-    start_worker: Callable[..., WorkerProcess],
-    settings: SettingsWrapper,
+    notes_home: Path, start_worker: Callable[..., WorkerProcess], settings: SettingsWrapper
 ) -> None:
-    message = kill_worker_while_the_server_holds(start_worker, holds_before_the_content, settings)
-    assert holds_before_the_content.messages == []
+    with holding_server("RCPT", settings) as server:  # holds its reply to the recipient
+        message = kill_worker_while_the_server_holds(start_worker, server, settings)
+        assert server.messages == []
+        deliver_due(timezone.now())
 
-    deliver_due(timezone.now())
-
-    assert [str(mail["To"]) for mail in holds_before_the_content.messages] == ["ada@customer.example"]
+    assert [str(mail["To"]) for mail in server.messages] == ["ada@customer.example"]
     message.refresh_from_db()
     assert (message.status, message.attempts) == (MessageStatus.SENT, 2)
     assert "reply" not in Event.objects.get(kind="message.sent").payload
